@@ -1,0 +1,38 @@
+"""Arguments shared by several sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from h3ds_hf.catalog import RELEASES, Catalog, load_catalog
+from h3ds_hf.reader import Release, open_release
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """--catalog FILE and --release v1|v2, which say what a source must contain."""
+    parser.add_argument(
+        "--catalog",
+        type=Path,
+        metavar="FILE",
+        help="custom catalog (the authors' TOML shape) describing the release",
+    )
+    parser.add_argument(
+        "--release",
+        choices=RELEASES,
+        help="official release to expect (default: inferred from version.txt)",
+    )
+
+
+def catalog_from_arguments(args: argparse.Namespace) -> Catalog | None:
+    """The catalog the user asked for, or None to infer it from the source."""
+    if args.catalog is not None:
+        return load_catalog(path=args.catalog)
+    if args.release is not None:
+        return load_catalog(args.release)
+    return None
+
+
+def open_release_from_arguments(source: Path, args: argparse.Namespace) -> Release:
+    """Open a folder or zip release; the zip's token comes from $H3DS_ACCESS_TOKEN."""
+    return open_release(source, catalog=catalog_from_arguments(args))

@@ -1,0 +1,131 @@
+"""Safe, streaming extraction of the official release zip.
+
+One sequential pass over the archive: stream-unzip decrypts and inflates each member while the
+md5 of the raw archive bytes is computed on the same chunks, so memory stays flat whatever the
+archive size. Everything lands in a temporary sibling of the target folder, renamed at the end;
+on any error (wrong token, corrupt data, md5 mismatch, unsafe member) the sibling is removed and
+nothing is left half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+from tqdm.auto import tqdm
+
+from h3ds_hf.catalog import Catalog, catalog_for_version
+from h3ds_hf.errors import ChecksumError, OutputExistsError, UnsafeArchiveError
+from h3ds_hf.sources import CHUNK_BYTES, ZipSource, bounded_chunks, check_member_name
+
+logger = logging.getLogger(__name__)
+
+#: Written into an extracted release, so that a re-run recognises its own output.
+MARKER = ".h3ds-hf-extract.json"
+
+
+def extract_release(
+    archive: str | Path,
+    target: str | Path,
+    *,
+    token: str | None = None,
+    catalog: Catalog | None = None,
+    progress: bool = True,
+) -> Path:
+    """Extract the release zip into ``target`` (which becomes the release root).
+
+    Args:
+        archive: the official zip (ZipCrypto) or any zip of the raw layout.
+        target: folder to create; if it already holds this archive's extraction the call is
+            a no-op (idempotent), any other existing content is refused.
+        token: the access token (zip password); defaults to ``$H3DS_ACCESS_TOKEN``.
+        catalog: release description whose md5 the archive must match; by default the shipped
+            release whose version equals the archive's ``version.txt``, if any.
+        progress: show a tqdm bar over the archive's bytes.
+
+    Returns:
+        The target folder.
+    """
+    source = ZipSource(archive, token)
+    target = Path(target).expanduser()
+    if catalog is None:
+        version = source.read_bytes("version.txt").decode("utf-8", "replace").strip()
+        catalog = catalog_for_version(version)
+    expected_md5 = catalog.md5 if catalog is not None else None
+    if target.exists():
+        if _already_extracted(target, source):
+            logger.info("%s already holds this release; nothing to do", target)
+            return target
+        raise OutputExistsError(f"{target} exists and is not an extraction of {source.path.name}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.partial-"))
+    try:
+        digest = _extract_into(source, staging, progress)
+        if expected_md5 and digest != expected_md5:
+            raise ChecksumError(
+                f"{source.path} has md5 {digest}, release {catalog.name} expects {expected_md5}"
+            )
+        marker = {"archive": source.path.name, "md5": digest, "size": source.path.stat().st_size}
+        (staging / MARKER).write_text(json.dumps(marker), encoding="utf-8")
+        staging.chmod(0o755)
+        staging.replace(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def _extract_into(source: ZipSource, staging: Path, progress: bool) -> str:
+    """Stream every member of the release into ``staging``; return the archive's md5."""
+    digest = hashlib.md5(usedforsecurity=False)
+    size = source.path.stat().st_size
+    with (
+        source.path.open("rb") as handle,
+        tqdm(total=size, unit="B", unit_scale=True, desc="Extracting", disable=not progress) as bar,
+    ):
+
+        def hashed_chunks() -> Iterator[bytes]:
+            for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
+                digest.update(chunk)
+                bar.update(len(chunk))
+                yield chunk
+
+        for name, data in source.stream_members(hashed_chunks()):
+            relative = _relative_to_release(name, source)
+            if relative is None:
+                for _ in data:  # a folder entry: nothing to write, but drain it
+                    pass
+                continue
+            member = source.member(relative.as_posix())
+            if member is None:  # local header disagrees with the central directory
+                raise UnsafeArchiveError(f"{source.path}: member {name!r} is not in the directory")
+            destination = staging.joinpath(*relative.parts)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with destination.open("wb") as out:
+                for chunk in bounded_chunks(data, member, source.path):
+                    out.write(chunk)
+    return digest.hexdigest()
+
+
+def _relative_to_release(name: str, source: ZipSource) -> PurePosixPath | None:
+    """The member's path relative to the release root; None for folder entries."""
+    pure = check_member_name(name, source.path)
+    if name.endswith("/"):
+        return None
+    if source.prefix and not pure.as_posix().startswith(source.prefix):
+        raise UnsafeArchiveError(f"{source.path}: member {name!r} is outside {source.prefix}")
+    relative = pure.relative_to(source.prefix) if source.prefix else pure
+    return relative if relative.parts else None
+
+
+def _already_extracted(target: Path, source: ZipSource) -> bool:
+    try:
+        marker = json.loads((target / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return marker.get("archive") == source.path.name and marker.get("md5") == source.archive_md5()

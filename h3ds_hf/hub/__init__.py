@@ -1,0 +1,1 @@
+"""Hugging Face Hub side of h3ds-hf: dataset preparation, cards, publishing."""

@@ -1,0 +1,64 @@
+"""Shared fixtures: one deterministic synthetic mini-H3DS per test session.
+
+Nothing here touches the network, ~/.cache or ../shared: caches of datasets, evaluate and
+huggingface_hub are pointed at a temporary folder and the Hub clients are put offline.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+_CACHE = Path(tempfile.mkdtemp(prefix="h3ds-hf-tests-cache-"))
+os.environ.update(
+    {
+        "HF_HOME": str(_CACHE / "hf"),
+        "HF_DATASETS_CACHE": str(_CACHE / "datasets"),
+        "HF_EVALUATE_CACHE": str(_CACHE / "evaluate"),
+        "HF_MODULES_CACHE": str(_CACHE / "modules"),
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_EVALUATE_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
+)
+os.environ.pop("HF_TOKEN", None)
+os.environ.pop("H3DS_ACCESS_TOKEN", None)
+
+# Imported after the environment is set: datasets and huggingface_hub read it at import time.
+import pytest  # noqa: E402
+
+from h3ds_hf.catalog import Catalog, load_catalog  # noqa: E402
+from h3ds_hf.synthetic import write_synthetic_release  # noqa: E402
+
+#: Password of the synthetic encrypted archive (a test value, not a real access token).
+SYNTHETIC_TOKEN = "synthetic-token-for-tests"
+
+
+@dataclass(frozen=True)
+class SyntheticRelease:
+    """A synthetic release on disk: folder, catalog file, and the same packed as ZipCrypto."""
+
+    folder: Path
+    catalog_path: Path
+    zip_path: Path
+    token: str
+
+    @property
+    def catalog(self) -> Catalog:
+        return load_catalog(path=self.catalog_path)
+
+
+@pytest.fixture(scope="session")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> SyntheticRelease:
+    """3 scenes x 34 views of 96x128 px; the zip holds the release under a top folder."""
+    root = tmp_path_factory.mktemp("synthetic")
+    folder = write_synthetic_release(
+        root / "release",
+        zip_path=root / "release.zip",
+        password=SYNTHETIC_TOKEN,
+        top_folder="h3ds",
+    )
+    return SyntheticRelease(folder, root / "catalog.toml", root / "release.zip", SYNTHETIC_TOKEN)

@@ -1,0 +1,158 @@
+"""Reading the release from a folder or in place from the (encrypted) zip; safe extraction."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from h3ds_hf.catalog import Catalog
+from h3ds_hf.errors import (
+    ChecksumError,
+    CorruptArchiveError,
+    MissingFileError,
+    OutputExistsError,
+    PasswordRequiredError,
+    UnsafeArchiveError,
+    WrongPasswordError,
+)
+from h3ds_hf.extract import extract_release
+from h3ds_hf.reader import open_release
+from h3ds_hf.sources import FolderSource, ZipSource, open_source
+
+
+def tree(folder: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file under folder, hidden files excepted."""
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+def test_zip_reads_like_the_folder(synthetic):
+    folder = FolderSource(synthetic.folder)
+    archive = ZipSource(synthetic.zip_path, token=synthetic.token)
+    assert archive.prefix == "h3ds/"
+    assert archive.names() == folder.names()
+    for name in sorted(folder.names())[:: max(1, len(folder.names()) // 25)]:
+        assert archive.read_bytes(name) == folder.read_bytes(name)
+
+
+def test_token_from_environment_and_never_shown(synthetic, monkeypatch):
+    monkeypatch.setenv("H3DS_ACCESS_TOKEN", synthetic.token)
+    source = open_source(synthetic.zip_path)
+    assert isinstance(source, ZipSource)
+    assert source.read_bytes("version.txt").strip() == b"synthetic-0.1"
+    assert synthetic.token not in repr(source) + str(vars(source).get("description"))
+
+
+def test_wrong_or_missing_password(synthetic):
+    with pytest.raises(WrongPasswordError, match="does not decrypt"):
+        ZipSource(synthetic.zip_path, token="not-the-token").read_bytes("version.txt")
+    with pytest.raises(PasswordRequiredError, match="H3DS_ACCESS_TOKEN"):
+        ZipSource(synthetic.zip_path)
+
+
+def test_md5_is_checked_against_the_catalog(synthetic):
+    release = open_release(synthetic.zip_path, catalog=synthetic.catalog, token=synthetic.token)
+    assert release.missing() == []
+    wrong = Catalog("synthetic", synthetic.catalog.version, "0" * 32, synthetic.catalog.scenes)
+    with pytest.raises(ChecksumError, match="expects 0000"):
+        open_release(synthetic.zip_path, catalog=wrong, token=synthetic.token)
+
+
+def test_truncated_and_corrupt_archives(synthetic, tmp_path):
+    data = synthetic.zip_path.read_bytes()
+    truncated = tmp_path / "truncated.zip"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptArchiveError, match="truncated"):
+        ZipSource(truncated, token=synthetic.token)
+    corrupt = tmp_path / "corrupt.zip"
+    source = ZipSource(synthetic.zip_path, token=synthetic.token)
+    member = source.member(f"{synthetic.catalog.scene_ids()[0]}/full_head.obj")
+    flipped = bytearray(data)
+    flipped[member.offset + 200 : member.offset + 216] = bytes(16)
+    corrupt.write_bytes(bytes(flipped))
+    with pytest.raises(CorruptArchiveError):
+        ZipSource(corrupt, token=synthetic.token).read_bytes(member.name.split("/", 1)[1])
+
+
+def _plain_zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize("name", ["../evil.txt", "/etc/evil", "top/../../evil", "C:/evil.txt"])
+def test_members_escaping_the_target_are_refused(tmp_path, name):
+    archive = _plain_zip(tmp_path / "evil.zip", {"version.txt": b"0.4\n", name: b"x"})
+    with pytest.raises(UnsafeArchiveError, match="outside the target"):
+        extract_release(archive, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path.parent / "evil.txt").exists()
+
+
+def test_zip_bomb_is_refused(tmp_path):
+    archive = _plain_zip(tmp_path / "bomb.zip", {"version.txt": b"0.4\n", "a.bin": bytes(64 << 20)})
+    with pytest.raises(UnsafeArchiveError, match="zip bomb"):
+        ZipSource(archive)
+
+
+def test_archive_without_release_layout(tmp_path):
+    archive = _plain_zip(tmp_path / "other.zip", {"a/readme.txt": b"hi", "b/x.txt": b"x"})
+    with pytest.raises(MissingFileError, match=r"version\.txt"):
+        ZipSource(archive)
+
+
+def test_extract_matches_folder_and_is_idempotent(synthetic, tmp_path):
+    target = tmp_path / "extracted"
+    extract_release(
+        synthetic.zip_path, target, token=synthetic.token, catalog=synthetic.catalog, progress=False
+    )
+    assert tree(target) == tree(synthetic.folder)
+    before = (target / ".h3ds-hf-extract.json").stat().st_mtime_ns
+    extract_release(
+        synthetic.zip_path, target, token=synthetic.token, catalog=synthetic.catalog, progress=False
+    )
+    assert (target / ".h3ds-hf-extract.json").stat().st_mtime_ns == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["extracted"]
+
+
+def test_extract_refuses_foreign_output(synthetic, tmp_path):
+    target = tmp_path / "taken"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(OutputExistsError):
+        extract_release(synthetic.zip_path, target, token=synthetic.token, progress=False)
+    assert (target / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("token", ["wrong-token", None])
+def test_failed_extraction_leaves_nothing(synthetic, tmp_path, token):
+    expected = WrongPasswordError if token else PasswordRequiredError
+    with pytest.raises(expected):
+        extract_release(
+            synthetic.zip_path,
+            tmp_path / "out",
+            token=token,
+            catalog=synthetic.catalog,
+            progress=False,
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_md5_mismatch_during_extraction_leaves_nothing(synthetic, tmp_path):
+    wrong = Catalog("synthetic", synthetic.catalog.version, "f" * 32, synthetic.catalog.scenes)
+    with pytest.raises(ChecksumError):
+        extract_release(
+            synthetic.zip_path,
+            tmp_path / "out",
+            token=synthetic.token,
+            catalog=wrong,
+            progress=False,
+        )
+    assert list(tmp_path.iterdir()) == []
