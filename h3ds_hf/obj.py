@@ -61,24 +61,26 @@ def load_obj(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return read_obj(path.read_bytes(), name=str(path))
 
 
-def write_obj(path: str | Path, vertices: np.ndarray, faces: np.ndarray) -> None:
-    """Write ``v``/``f`` lines atomically; floats are written so they read back bit-exactly.
+def obj_bytes(vertices: np.ndarray, faces: np.ndarray) -> bytes:
+    """OBJ text of a mesh: ``v x y z`` lines (shortest repr, so float64 values read back
+    bit-exactly) then ``f a b c`` lines (1-based).
 
     Args:
-        path: destination file.
         vertices: (N, 3) float64 coordinates.
         faces: (M, 3) 0-based integer triangles.
     """
+    lines = [f"v {x!r} {y!r} {z!r}" for x, y, z in np.asarray(vertices, np.float64).tolist()]
+    lines += [f"f {a} {b} {c}" for a, b, c in (np.asarray(faces) + 1).tolist()]
+    return ("\n".join(lines) + "\n").encode("ascii")
+
+
+def write_obj(path: str | Path, vertices: np.ndarray, faces: np.ndarray) -> None:
+    """Write :func:`obj_bytes` to ``path`` atomically (temporary sibling, then rename)."""
     path = Path(path)
-    vertex_text = "".join(
-        f"v {x!r} {y!r} {z!r}\n" for x, y, z in np.asarray(vertices, dtype=np.float64).tolist()
-    )
-    face_text = "".join(f"f {a} {b} {c}\n" for a, b, c in (np.asarray(faces) + 1).tolist())
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(vertex_text)
-            handle.write(face_text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(obj_bytes(vertices, faces))
         Path(tmp).chmod(0o644)
         Path(tmp).replace(path)
     except BaseException:

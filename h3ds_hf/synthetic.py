@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from h3ds_hf.errors import OutputExistsError
+from h3ds_hf.obj import obj_bytes
 from h3ds_hf.scene import LANDMARK_NAMES, GroundTruth
 from h3ds_hf.zipcrypto import pack_zip
 
@@ -515,13 +516,6 @@ def _render(
 # Release writing
 
 
-def _obj_bytes(vertices: np.ndarray, faces: np.ndarray) -> bytes:
-    """OBJ text: 'v x y z' lines (shortest repr, float64 round-trip exact) then 'f a b c'."""
-    lines = [f"v {x!r} {y!r} {z!r}" for x, y, z in vertices.tolist()]
-    lines += [f"f {a} {b} {c}" for a, b, c in (faces + 1).tolist()]
-    return ("\n".join(lines) + "\n").encode("ascii")
-
-
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     """An .npz (stored zip of .npy members) with fixed member times, unlike np.savez."""
     buffer = io.BytesIO()
@@ -585,7 +579,7 @@ def _write_scene(
     image_size: tuple[int, int],
 ) -> None:
     """Write one scene's raw layout into ``folder`` (which must exist)."""
-    (folder / "full_head.obj").write_bytes(_obj_bytes(ground_truth.vertices, ground_truth.faces))
+    (folder / "full_head.obj").write_bytes(obj_bytes(ground_truth.vertices, ground_truth.faces))
     landmarks = "".join(f"{name} {ground_truth.landmarks[name]}\n" for name in LANDMARK_NAMES)
     (folder / "landmarks.txt").write_text(landmarks)
     (folder / "regions").mkdir()
