@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from h3ds_hf.atomic import atomic_write_text
 from h3ds_hf.catalog import load_catalog
 
 #: What each official release must contain, as announced with the dataset.
@@ -50,11 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--release", choices=sorted(EXPECTED), required=True)
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
-    fd, tmp = tempfile.mkstemp(dir=args.output.parent, prefix=f".{args.output.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(dumps(derive(args.toml, args.release)))
-    Path(tmp).chmod(0o644)
-    Path(tmp).replace(args.output)
+    atomic_write_text(args.output, dumps(derive(args.toml, args.release)))
 
 
 def dumps(catalog: dict) -> str:

@@ -9,13 +9,12 @@ with the same correctly rounded decimal conversion as Python's ``float``.
 from __future__ import annotations
 
 import itertools
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from h3ds_hf.atomic import atomic_write_bytes
 from h3ds_hf.errors import MalformedFileError
 
 _SLASH_SUFFIX = re.compile(rb"/[^\s]*")
@@ -76,16 +75,7 @@ def obj_bytes(vertices: np.ndarray, faces: np.ndarray) -> bytes:
 
 def write_obj(path: str | Path, vertices: np.ndarray, faces: np.ndarray) -> None:
     """Write :func:`obj_bytes` to ``path`` atomically (temporary sibling, then rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(obj_bytes(vertices, faces))
-        Path(tmp).chmod(0o644)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, obj_bytes(vertices, faces))
 
 
 def _parse_vertices(lines: list[bytes], name: str) -> np.ndarray:

@@ -1,0 +1,242 @@
+"""Scoring a folder of reconstructions against a release: one scene, or a whole benchmark.
+
+Predictions are named as the reconstructions published with the paper:
+``{scene_id}_{views_config_id}.ply`` (or .obj / .glb), with optional predicted landmarks in
+``{scene_id}_{views_config_id}.landmarks.json`` (``{name: vertex index}``). Each scene's ground
+truth is read once and its search structures are shared by all its views configs; scenes run
+in parallel processes with ``jobs > 1`` and the results are identical to a serial run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from h3ds_hf.catalog import Catalog
+from h3ds_hf.errors import EvaluationError, MissingFileError
+from h3ds_hf.evaluation import PREDICTION_SUFFIXES, SceneEvaluator, load_prediction
+from h3ds_hf.heatmaps import write_heatmaps
+from h3ds_hf.reader import Release, open_release
+from h3ds_hf.report import EvaluationRun, ScoredPrediction, summarize
+from h3ds_hf.scene import GroundTruth
+
+logger = logging.getLogger(__name__)
+
+LANDMARKS_SUFFIX = ".landmarks.json"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One reconstruction file of a scene and views config, with optional landmarks."""
+
+    scene_id: str
+    views_config: str
+    mesh_path: Path
+    landmarks_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class EvaluationOptions:
+    """How to score: protocol ('h3ds' or 'surface'), regions, alignment, heatmap folder."""
+
+    protocol: str = "h3ds"
+    regions: tuple[str, ...] = ("face", "head")
+    alignment: str = "similarity"
+    heatmaps: Path | None = None
+
+
+@dataclass
+class _SceneJob:
+    """What one worker needs to score a scene (picklable; the token stays in memory)."""
+
+    source: Path
+    catalog: Catalog
+    token: str | None
+    scene_id: str
+    predictions: list[Prediction] = field(default_factory=list)
+
+
+def find_predictions(
+    folder: str | Path, scene_ids: Sequence[str], views_configs: Sequence[str]
+) -> tuple[list[Prediction], list[tuple[str, str]]]:
+    """Match reconstruction files to (scene, views config) pairs.
+
+    Returns:
+        the predictions found, and the (scene_id, views_config) pairs that have none.
+
+    Raises:
+        MissingFileError: the folder does not exist.
+        EvaluationError: two files claim the same pair (e.g. both .ply and .obj).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MissingFileError(f"predictions folder {folder} does not exist")
+    found, missing = [], []
+    for scene_id in scene_ids:
+        for views_config in views_configs:
+            stem = f"{scene_id}_{views_config}"
+            meshes = [
+                folder / f"{stem}{s}"
+                for s in PREDICTION_SUFFIXES
+                if (folder / f"{stem}{s}").is_file()
+            ]
+            if len(meshes) > 1:
+                names = ", ".join(path.name for path in meshes)
+                raise EvaluationError(f"several reconstructions for {stem}: {names}")
+            if not meshes:
+                missing.append((scene_id, views_config))
+                continue
+            landmarks = folder / f"{stem}{LANDMARKS_SUFFIX}"
+            found.append(
+                Prediction(
+                    scene_id, views_config, meshes[0], landmarks if landmarks.is_file() else None
+                )
+            )
+    return found, missing
+
+
+def read_landmarks(path: Path) -> dict[str, int]:
+    """Predicted landmarks ``{name: vertex index}`` from JSON; EvaluationError if malformed."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise EvaluationError(f"{path.name}: not readable JSON ({error})") from None
+    if not isinstance(data, Mapping) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in data.values()
+    ):
+        raise EvaluationError(f"{path.name}: expected an object of landmark name -> vertex index")
+    return {str(name): int(index) for name, index in data.items()}
+
+
+def evaluate_scene(
+    gt: GroundTruth, predictions: Sequence[Prediction], options: EvaluationOptions
+) -> list[ScoredPrediction]:
+    """Score every views config of one scene, sharing the GT's search structures.
+
+    Unreadable or invalid predictions are flagged as failed with the reason, never raised.
+    """
+    evaluator = SceneEvaluator(gt)
+    scored = []
+    for prediction in predictions:
+        digest = file_sha256(prediction.mesh_path)
+        try:
+            vertices, faces = load_prediction(prediction.mesh_path)
+            landmarks = (
+                read_landmarks(prediction.landmarks_path) if prediction.landmarks_path else None
+            )
+        except EvaluationError as error:
+            scored.append(
+                ScoredPrediction.failure(prediction, digest, options.protocol, str(error))
+            )
+            continue
+        result = evaluator.evaluate(
+            (vertices, faces),
+            landmarks,
+            protocol=options.protocol,
+            regions=options.regions,
+            alignment=options.alignment,
+            on_error="flag",
+        )
+        if options.heatmaps is not None and not result.failed:
+            write_heatmaps(evaluator, vertices, faces, landmarks, options.heatmaps, prediction)
+        scored.append(ScoredPrediction.from_result(prediction, digest, result))
+    return scored
+
+
+def evaluate_folder(
+    source: str | Path | Release,
+    predictions: str | Path,
+    *,
+    catalog: Catalog | None = None,
+    token: str | None = None,
+    views_configs: Iterable[str] | None = None,
+    tags: Iterable[str] = (),
+    options: EvaluationOptions | None = None,
+    jobs: int = 1,
+    progress: bool = True,
+    method: str | None = None,
+) -> EvaluationRun:
+    """Score a folder of reconstructions against a release (folder or zip).
+
+    Args:
+        source: the raw release (or an opened :class:`Release`).
+        predictions: folder of ``{scene_id}_{views_config}.ply|obj|glb`` files.
+        catalog: release description (default: inferred from the source's version.txt).
+        token: access token for an encrypted zip (default ``$H3DS_ACCESS_TOKEN``).
+        views_configs: views configs to score (default: every config of the catalog).
+        tags: restrict to scenes carrying these tags (e.g. {'h3d-net'}).
+        options: protocol, regions, alignment and heatmap folder.
+        jobs: scenes scored in parallel processes (results identical to jobs=1).
+        progress: show a progress bar over scenes.
+        method: name of the method in tables (default: the predictions folder's name).
+    """
+    options = options or EvaluationOptions()
+    release = (
+        source
+        if isinstance(source, Release)
+        else open_release(source, catalog=catalog, token=token)
+    )
+    catalog = release.catalog
+    configs = list(views_configs) if views_configs is not None else catalog.views_config_ids()
+    known = set(catalog.views_config_ids())
+    unknown = [config for config in configs if config not in known]
+    if unknown:
+        raise EvaluationError(f"unknown views config(s) {unknown}; known: {sorted(known, key=int)}")
+    scene_ids = catalog.scene_ids(tags)
+    found, missing = find_predictions(predictions, scene_ids, configs)
+    if options.heatmaps is not None:
+        options.heatmaps.mkdir(parents=True, exist_ok=True)
+    source_path = getattr(release.source, "path", getattr(release.source, "root", None))
+    jobs_by_scene = {
+        scene_id: _SceneJob(Path(source_path), catalog, token, scene_id) for scene_id in scene_ids
+    }
+    for prediction in found:
+        jobs_by_scene[prediction.scene_id].predictions.append(prediction)
+    todo = [job for job in jobs_by_scene.values() if job.predictions]
+    scored: list[ScoredPrediction] = []
+    bar = tqdm(total=len(todo), unit="scene", desc="Evaluating", disable=not progress)
+    with bar:
+        if jobs > 1 and len(todo) > 1:
+            with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+                for result in pool.map(_run_scene_job, todo, [options] * len(todo)):
+                    scored.extend(result)
+                    bar.update()
+        else:
+            for job in todo:
+                scored.extend(_score(release, job, options))
+                bar.update()
+    return summarize(
+        scored,
+        missing=missing,
+        catalog=catalog,
+        views_configs=configs,
+        tags=sorted(set(tags)),
+        protocol=options.protocol,
+        regions=options.regions,
+        method=method or Path(predictions).name,
+    )
+
+
+def _run_scene_job(job: _SceneJob, options: EvaluationOptions) -> list[ScoredPrediction]:
+    release = open_release(job.source, catalog=job.catalog, token=job.token, verify_md5=False)
+    return _score(release, job, options)
+
+
+def _score(release: Release, job: _SceneJob, options: EvaluationOptions) -> list[ScoredPrediction]:
+    return evaluate_scene(release.ground_truth(job.scene_id), job.predictions, options)
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 hex digest of a file (recorded so a result names exactly what it scored)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,99 @@
+"""``h3ds-hf evaluate``: score a folder of reconstructions and print the paper's table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from h3ds_hf.batch import EvaluationOptions, evaluate_folder
+from h3ds_hf.benchmark import REPORTED_REGIONS
+from h3ds_hf.commands.common import add_source_arguments, catalog_from_arguments
+from h3ds_hf.evaluation import ALIGNMENTS, PROTOCOLS
+
+#: Missing or failed predictions listed by name before the rest is only counted.
+SHOWN = 20
+
+
+def _comma_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score reconstructions ({scene_id}_{views}.ply) against a release",
+        description="Score a folder of reconstructions named {scene_id}_{views_config}.ply "
+        "(or .obj/.glb; optional {scene_id}_{views_config}.landmarks.json) against an H3DS "
+        "release, write results JSON + CSV, and print the 'face / head' table (mm).",
+    )
+    parser.add_argument("--source", type=Path, required=True, help="release folder or zip")
+    parser.add_argument("--predictions", type=Path, required=True, metavar="DIR")
+    add_source_arguments(parser)
+    parser.add_argument("--views", type=_comma_list, metavar="3,4,...", help="views configs")
+    parser.add_argument("--tags", type=_comma_list, default=[], metavar="h3d-net,...")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="h3ds")
+    parser.add_argument(
+        "--alignment",
+        choices=ALIGNMENTS,
+        default="similarity",
+        help="surface protocol only: fit scale or not",
+    )
+    parser.add_argument("--regions", type=_comma_list, default=list(REPORTED_REGIONS))
+    parser.add_argument("--jobs", type=int, default=1, help="scenes scored in parallel")
+    parser.add_argument("--heatmaps", type=Path, metavar="DIR", help="write error heatmaps (PLY)")
+    parser.add_argument("--output", type=Path, required=True, metavar="results.json")
+    parser.add_argument("--method", help="row name in the table (default: the folder's name)")
+    parser.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="average over the scenes that were scored even if some are missing or failed",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        raise SystemExit("h3ds-hf evaluate: error: --jobs must be at least 1")
+    run_ = evaluate_folder(
+        args.source,
+        args.predictions,
+        catalog=catalog_from_arguments(args),
+        views_configs=args.views,
+        tags=args.tags,
+        options=EvaluationOptions(
+            args.protocol, tuple(args.regions), args.alignment, args.heatmaps
+        ),
+        jobs=args.jobs,
+        progress=not args.no_progress,
+        method=args.method,
+    )
+    if args.allow_missing:
+        run_ = run_.with_missing_allowed()
+    json_path, csv_path = run_.write(args.output)
+    print(f"protocol {run_.protocol}, release {run_.release}, mean GT -> prediction (mm)")
+    print(run_.table())
+    _list("missing", run_.missing)
+    _list("failed", run_.failed)
+    if (run_.missing or run_.failed) and not args.allow_missing:
+        print(
+            "incomplete views configs are not averaged; pass --allow-missing to average "
+            "over the scenes that were scored",
+            file=sys.stderr,
+        )
+    print(f"results: {json_path} and {csv_path}")
+    if args.heatmaps:
+        print(f"heatmaps: {args.heatmaps}")
+    return 0 if any(r.status == "ok" for r in run_.results) else 1
+
+
+def _list(what: str, rows: list) -> None:
+    if not rows:
+        return
+    print(f"{what}: {len(rows)} prediction(s)", file=sys.stderr)
+    for row in rows[:SHOWN]:
+        reason = "" if what == "missing" else f": {row.reason}"
+        print(f"  {row.scene_id}_{row.views_config}{reason}", file=sys.stderr)
+    if len(rows) > SHOWN:
+        print(f"  ... and {len(rows) - SHOWN} more", file=sys.stderr)
