@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -204,7 +205,10 @@ def evaluate_folder(
     bar = tqdm(total=len(todo), unit="scene", desc="Evaluating", disable=not progress)
     with bar:
         if jobs > 1 and len(todo) > 1:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+            # "spawn": a forked child deadlocks if the parent's OpenMP pool (pykdtree) is live.
+            context = multiprocessing.get_context("spawn")
+            workers = min(jobs, len(todo))
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 for result in pool.map(_run_scene_job, todo, [options] * len(todo)):
                     scored.extend(result)
                     bar.update()

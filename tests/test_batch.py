@@ -1,0 +1,112 @@
+"""Scoring folders of reconstructions: parallel = serial, missing and failed predictions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from h3ds_hf.batch import EvaluationOptions, evaluate_folder, find_predictions
+from h3ds_hf.errors import EvaluationError
+from h3ds_hf.evaluation import evaluate_pair, load_prediction
+from h3ds_hf.reader import open_release
+from h3ds_hf.report import format_table, load_results
+from h3ds_hf.synthetic_predictions import write_synthetic_predictions
+
+
+@pytest.fixture(scope="module")
+def release(synthetic):
+    return open_release(synthetic.folder, catalog_path=synthetic.catalog_path)
+
+
+@pytest.fixture(scope="module")
+def predictions(release, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("batch") / "method"
+    return write_synthetic_predictions(release, folder, views_configs=["3", "16"])
+
+
+def _copy(folder: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(folder, tmp_path / folder.name))
+
+
+def test_batch_equals_pairwise_evaluation(release, predictions):
+    run = evaluate_folder(release, predictions, views_configs=["3", "16"], progress=False)
+    assert [r.status for r in run.results] == ["ok"] * 6
+    for row in run.results:
+        stem = predictions / f"{row.scene_id}_{row.views_config}"
+        landmarks = json.loads(stem.with_suffix(".landmarks.json").read_text())
+        pair = evaluate_pair(
+            release.ground_truth(row.scene_id), load_prediction(stem.with_suffix(".ply")), landmarks
+        )
+        for region in ("face", "head"):
+            assert row.regions[region]["gt_to_pred_mm"] == pair.regions[region].gt_to_pred_mm
+    for config in ("3", "16"):
+        expected = [
+            r.regions["face"]["gt_to_pred_mm"] for r in run.results if r.views_config == config
+        ]
+        assert run.summary[config].means_mm["face"] == pytest.approx(sum(expected) / 3, abs=1e-12)
+
+
+def test_parallel_equals_serial(release, synthetic, predictions):
+    serial = evaluate_folder(release, predictions, views_configs=["3"], progress=False)
+    parallel = evaluate_folder(
+        synthetic.folder,
+        predictions,
+        catalog=release.catalog,
+        views_configs=["3"],
+        jobs=2,
+        progress=False,
+    )
+    assert serial.to_dict() == parallel.to_dict()
+
+
+def test_missing_and_failed_predictions(release, predictions, tmp_path):
+    folder = _copy(predictions, tmp_path)
+    first, second, third = release.catalog.scene_ids()
+    (folder / f"{first}_3.ply").unlink()
+    (folder / f"{second}_3.ply").write_bytes(b"ply\nformat ascii 1.0\nend_header\n")
+    (folder / f"{third}_3.landmarks.json").write_text('{"nose_tip": -5}')
+    run = evaluate_folder(release, folder, views_configs=["3"], progress=False)
+    statuses = {r.scene_id: r.status for r in run.results}
+    assert statuses == {first: "missing", second: "failed", third: "failed"}
+    assert run.summary["3"].means_mm == {"face": None, "head": None}
+    assert "— (0/3 scenes)" in run.table()
+    reasons = " ".join(r.reason for r in run.failed)
+    assert "nose_tip" in reasons or "landmark" in reasons
+
+
+def test_allow_missing_averages_what_was_scored(release, predictions, tmp_path):
+    folder = _copy(predictions, tmp_path)
+    first = release.catalog.scene_ids()[0]
+    (folder / f"{first}_16.ply").unlink()
+    run = evaluate_folder(release, folder, views_configs=["16"], progress=False)
+    assert run.summary["16"].means_mm["head"] is None
+    allowed = run.with_missing_allowed()
+    scored = [r.regions["head"]["gt_to_pred_mm"] for r in run.results if r.status == "ok"]
+    assert allowed.summary["16"].means_mm["head"] == pytest.approx(sum(scored) / 2, abs=1e-12)
+    assert "(2/3 scenes)" in format_table([allowed])
+
+
+def test_ambiguous_predictions(release, predictions, tmp_path):
+    folder = _copy(predictions, tmp_path)
+    scene_id = release.catalog.scene_ids()[0]
+    shutil.copy(folder / f"{scene_id}_3.ply", folder / f"{scene_id}_3.obj")
+    with pytest.raises(EvaluationError, match="several reconstructions"):
+        find_predictions(folder, [scene_id], ["3"])
+
+
+def test_results_round_trip(release, predictions, tmp_path):
+    run = evaluate_folder(
+        release,
+        predictions,
+        views_configs=["3"],
+        progress=False,
+        options=EvaluationOptions(protocol="surface"),
+    )
+    json_path, csv_path = run.write(tmp_path / "out" / "results.json")
+    data = load_results(json_path)
+    assert data["protocol"] == "surface" and data["release"] == release.catalog.name
+    assert all(len(r["sha256"]) == 64 for r in data["results"])
+    assert csv_path.read_text().splitlines()[0].startswith("scene_id,views_config,region")
