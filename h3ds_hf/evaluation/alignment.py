@@ -1,0 +1,206 @@
+"""Rigid and similarity alignment: landmark Procrustes and nearest-vertex ICP.
+
+The ICP loop is trimesh.registration.icp's, step for step (same Procrustes calls, same
+stopping rule, same matrix accumulation), with the matching step supplied by the caller: the
+nearest vertex from a :class:`~h3ds_hf.evaluation.neighbors.NearestVertex` index built once and
+reused across regions (h3ds protocol: exact and fast), or the closest surface point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from trimesh.transformations import transform_points
+
+from h3ds_hf.errors import EvaluationError
+from h3ds_hf.evaluation.neighbors import NearestVertex, as_points, spatial_order
+
+#: trimesh.registration.icp's defaults, which the reference uses.
+ICP_MAX_ITERATIONS = 20
+ICP_THRESHOLD = 1e-5
+
+# A fitted scale outside this range means the alignment collapsed or exploded.
+_SCALE_RANGE = (1e-6, 1e6)
+# Landmarks whose second singular value is below this fraction of the first are collinear.
+_COLLINEAR_RATIO = 1e-6
+
+
+@dataclass(frozen=True)
+class IcpFit:
+    """Outcome of :func:`icp`.
+
+    Attributes:
+        matrix: (4, 4) float64 transform sending the source points onto the target.
+        iterations: number of Procrustes steps taken (1..max_iterations).
+        cost: trimesh's cost of the last step: mean squared distance (mm²) between the moved
+            source points and their nearest target points.
+    """
+
+    matrix: np.ndarray
+    iterations: int
+    cost: float
+
+    @property
+    def scale(self) -> float:
+        """Isotropic scale of :attr:`matrix` (cube root of the absolute determinant)."""
+        return float(abs(np.linalg.det(self.matrix[:3, :3])) ** (1.0 / 3.0))
+
+    @property
+    def reflection(self) -> bool:
+        """True when :attr:`matrix` mirrors space (negative determinant)."""
+        return bool(np.linalg.det(self.matrix[:3, :3]) < 0)
+
+    @property
+    def rms_mm(self) -> float:
+        """Root of :attr:`cost`: RMS distance (mm) of the last step's matches."""
+        return float(np.sqrt(self.cost))
+
+
+def apply_transform(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a (4, 4) homogeneous transform to (N, 3) points, returning (N, 3) float64.
+
+    Same arithmetic as the reference's ``AffineTransform.transform`` (one 4x4 product with
+    homogeneous coordinates), so transformed predictions match it bit for bit.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    homogeneous = np.concatenate((points.T, np.ones((1, len(points)))), axis=0)
+    return as_points(np.dot(matrix, homogeneous)[:3, :].T)
+
+
+def procrustes(
+    a: np.ndarray, b: np.ndarray, *, reflection: bool, scale: bool
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """trimesh.registration.procrustes(a, b, reflection=..., scale=..., translation=True),
+    unweighted, with the same floating-point operations in the same order (so the same bits)
+    minus its weight masking and duplicate centring, which halve its cost on large inputs.
+
+    Args:
+        a: (N, 3) points to move; b: (N, 3) corresponding target points (mm).
+        reflection: allow a mirroring orthogonal part; scale: allow an isotropic scale.
+
+    Returns:
+        matrix: (4, 4) transform sending a onto b; transformed: (N, 3) the moved a;
+        cost: mean squared distance (mm²) between transformed and b.
+    """
+    weights = np.full((len(a), 1), 1.0 / len(a))  # trimesh: ones / ones.sum()
+    a_center = (a * weights).sum(axis=0)
+    b_center = (b * weights).sum(axis=0)
+    a_centered = a - a_center
+    b_centered = b - b_center
+    if scale:
+        a_scale = np.sqrt(((a_centered**2) * weights).sum())
+        b_scale = np.sqrt(((b_centered**2) * weights).sum())
+    else:
+        a_scale = b_scale = 1
+    u, _, vh = np.linalg.svd(np.dot((b_centered / b_scale).T, a_centered / a_scale))
+    if reflection:
+        rotation = np.dot(u, vh)
+    else:
+        rotation = np.dot(np.dot(u, np.diag([1, 1, np.linalg.det(np.dot(u, vh))])), vh)
+    translation = b_center - (b_scale / a_scale) * np.dot(rotation, a_center)
+    matrix = np.hstack((b_scale / a_scale * rotation, translation.reshape(-1, 1)))
+    matrix = np.vstack((matrix, np.array([0.0, 0.0, 0.0, 1.0]).reshape(1, -1)))
+    transformed = transform_points(a, matrix)
+    cost = (((b - transformed) ** 2) * weights).sum()
+    return matrix, transformed, float(cost)
+
+
+def landmark_alignment(source: np.ndarray, target: np.ndarray, *, scale: bool) -> np.ndarray:
+    """Procrustes from corresponding ``source`` to ``target`` landmarks, never reflecting.
+
+    Args:
+        source: (L, 3) predicted landmark positions (mm).
+        target: (L, 3) ground-truth landmark positions (mm), same order.
+        scale: allow an isotropic scale (similarity) or not (rigid).
+
+    Returns:
+        (4, 4) float64 matrix sending ``source`` onto ``target``.
+
+    Raises:
+        EvaluationError: the landmarks of either side are coincident or collinear, which
+            leaves the rotation undetermined.
+    """
+    for name, points in (("predicted", source), ("ground-truth", target)):
+        singular = np.linalg.svd(points - points.mean(axis=0), compute_uv=False)
+        if not singular[0] > 0 or singular[1] <= _COLLINEAR_RATIO * singular[0]:
+            raise EvaluationError(
+                f"degenerate landmark alignment: the {name} landmarks are coincident or collinear"
+            )
+    matrix, _, _ = procrustes(source, target, reflection=False, scale=scale)
+    _check_matrix(matrix, "landmark alignment")
+    return matrix
+
+
+def nearest_vertex_matcher(
+    target: NearestVertex, source: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Matching step of trimesh's ICP: each moved source point's nearest target vertex, (N, 3).
+
+    The queries are searched in the spatial order of ``source`` (N, 3), which the moved points
+    keep; results are in the original order, so the Procrustes sums are trimesh's exactly.
+    """
+    order = spatial_order(source)
+    return lambda points: target.points[target.query(points, order=order)[1]]
+
+
+def icp(
+    source: np.ndarray,
+    match: Callable[[np.ndarray], np.ndarray],
+    *,
+    reflection: bool = True,
+    scale: bool = True,
+    initial: np.ndarray | None = None,
+    max_iterations: int = ICP_MAX_ITERATIONS,
+    threshold: float = ICP_THRESHOLD,
+) -> IcpFit:
+    """Iterative closest point moving ``source`` onto the target that ``match`` searches.
+
+    With the defaults and :func:`nearest_vertex_matcher` this is
+    trimesh.registration.icp(source, target.points) exactly: each step matches every moved
+    source point (``match``: (N, 3) -> (N, 3) target points), solves a Procrustes (reflection
+    and scale as given, translation always), and stops after ``max_iterations`` steps or when
+    the cost decreased by less than ``threshold``.
+
+    Args:
+        source: (N, 3) points to move (mm).
+        match: the matching step.
+        initial: (4, 4) transform applied to ``source`` first (identity when None).
+
+    Raises:
+        EvaluationError: the cost or the transform became non-finite, or the scale collapsed.
+    """
+    total = np.eye(4) if initial is None else np.asarray(initial, dtype=np.float64)
+    moved = as_points(source).copy() if initial is None else apply_transform(total, source)
+    old_cost = np.inf
+    cost = np.inf
+    iterations = 0
+    for iterations in range(1, max_iterations + 1):
+        try:
+            # A degenerate match (all points onto one target point) divides by zero; it is
+            # reported below instead of warning.
+            with np.errstate(invalid="ignore", divide="ignore"):
+                matrix, transformed, cost = procrustes(
+                    moved, match(moved), reflection=reflection, scale=scale
+                )
+        except np.linalg.LinAlgError as err:
+            raise EvaluationError(f"ICP diverged at iteration {iterations}: {err}") from err
+        if not np.isfinite(cost) or not np.isfinite(matrix).all():
+            raise EvaluationError(f"ICP diverged: non-finite cost at iteration {iterations}")
+        moved = as_points(transformed)
+        total = np.dot(matrix, total)
+        if old_cost - cost < threshold:
+            break
+        old_cost = cost
+    _check_matrix(total, "ICP")
+    return IcpFit(matrix=total, iterations=iterations, cost=float(cost))
+
+
+def _check_matrix(matrix: np.ndarray, what: str) -> None:
+    """Refuse transforms that are non-finite or whose scale collapsed or exploded."""
+    if not np.isfinite(matrix).all():
+        raise EvaluationError(f"{what} diverged: the transform is not finite")
+    fitted = abs(np.linalg.det(matrix[:3, :3])) ** (1.0 / 3.0)
+    if not _SCALE_RANGE[0] < fitted < _SCALE_RANGE[1]:
+        raise EvaluationError(f"{what} degenerate: fitted scale {fitted:.3g}")

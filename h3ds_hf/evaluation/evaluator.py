@@ -1,0 +1,419 @@
+"""Scoring predictions against one scene's ground truth, with both protocols.
+
+:class:`SceneEvaluator` holds the search structures of one ground truth (nearest-vertex trees
+of the whole head and of each cut region, the exact closest-point index of its surface) and
+builds each of them at most once, so scoring several predictions of a scene (one per views
+config) pays for them once. Per prediction, one nearest-vertex tree over the (landmark-aligned)
+prediction serves every ICP iteration of every region and the GT -> prediction distances.
+
+Protocol "h3ds" reproduces h3ds 0.4.0 ``H3DS.evaluate_scene``:
+
+1. with predicted landmarks, a similarity Procrustes (no reflection) of the predicted landmark
+   vertices onto the GT ones, applied to the prediction;
+2. ICP of the GT region's vertices ('face_sphere' for "face", 'face' for "head") onto all
+   predicted vertices, trimesh.registration.icp defaults (Procrustes with scale and reflection);
+   the inverse of the fit is applied to the prediction;
+3. nearest-vertex distances GT (cut to the region for "face") -> prediction and back.
+
+GT -> prediction distances use the identity |g - T⁻¹p| = |Tg - p| / s for the similarity T of
+scale s: the moved GT is queried against the tree already built on the prediction instead of
+building a second tree on the moved prediction. The two differ by float rounding only (1e-13 mm).
+
+Protocol "surface": one alignment for both regions (landmarks, then ICP of the GT 'face' region,
+never reflecting, similarity or rigid: nearest-vertex iterations, then closest-surface-point
+iterations from there), then exact point-to-triangle distances both ways. For the
+"face" region the prediction side keeps the predicted points whose closest GT triangle lies in
+face_sphere, so the back of a predicted head does not count against the face.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from h3ds_hf.errors import EvaluationError, UnknownRegionError
+from h3ds_hf.evaluation.alignment import (
+    IcpFit,
+    apply_transform,
+    icp,
+    landmark_alignment,
+    nearest_vertex_matcher,
+)
+from h3ds_hf.evaluation.meshes import mesh_arrays, validate_landmarks, validate_mesh
+from h3ds_hf.evaluation.neighbors import NearestVertex, spatial_order
+from h3ds_hf.evaluation.results import AlignmentDiagnostics, PairResult, region_result
+from h3ds_hf.evaluation.surface import SurfaceIndex
+from h3ds_hf.scene import REGION_NAMES, GroundTruth
+
+logger = logging.getLogger(__name__)
+
+PROTOCOLS: tuple[str, ...] = ("h3ds", "surface")
+ALIGNMENTS: tuple[str, ...] = ("similarity", "rigid")
+#: Reported regions -> (GT region aligned by the h3ds ICP, GT region scored; None = all).
+EVALUATION_REGIONS: dict[str, tuple[str, str | None]] = {
+    "face": ("face_sphere", "face_sphere"),
+    "head": ("face", None),
+}
+# The surface protocol aligns once, on the hand-annotated face (with ears and neck).
+_SURFACE_ICP_REGION = "face"
+# Most GT points used by the surface protocol's closest-surface-point ICP refinement.
+_SURFACE_ICP_POINTS = 5_000
+
+
+class SceneEvaluator:
+    """Scores any number of predictions against one ground truth, caching its indices.
+
+    Args:
+        gt: the scene's ground truth (vertices in mm, landmarks, regions).
+
+    Raises:
+        EvaluationError: the ground-truth mesh itself is invalid.
+    """
+
+    def __init__(self, gt: GroundTruth) -> None:
+        self.gt = gt
+        self._vertices, self._faces = validate_mesh(
+            gt.vertices, gt.faces, what=f"ground truth of scene {gt.scene_id}"
+        )
+        self._trees: dict[str | None, NearestVertex] = {}
+        self._orders: dict[str | None, np.ndarray] = {}
+        self._surface: SurfaceIndex | None = None
+        self._cut_face_masks: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ public API
+
+    def evaluate(
+        self,
+        pred: Any,
+        landmarks_pred: Mapping[str, int] | None = None,
+        *,
+        protocol: str = "h3ds",
+        regions: Iterable[str] = ("face", "head"),
+        alignment: str = "similarity",
+        keep_arrays: bool = False,
+        on_error: str = "raise",
+    ) -> PairResult:
+        """Score one prediction.
+
+        Args:
+            pred: trimesh.Trimesh, any object with ``.vertices``/``.faces``, or a
+                ``(vertices (M, 3), faces (F, 3))`` pair, in mm.
+            landmarks_pred: ``{landmark name: vertex index into pred}`` for the six names, or
+                None to skip the landmark pre-alignment.
+            protocol: "h3ds" (reference-exact) or "surface".
+            regions: any of "face", "head".
+            alignment: "similarity" or "rigid"; surface protocol only (h3ds always fits a
+                similarity that may reflect, as the reference does).
+            keep_arrays: keep per-point distances in the region results.
+            on_error: "raise" an :class:`EvaluationError`, or "flag" it: return a result with
+                ``failed=True`` and the reason (batch mode).
+
+        Raises:
+            EvaluationError: invalid options or inputs, degenerate alignment (``on_error``
+                "raise" only, except for invalid options which always raise).
+        """
+        regions = tuple(regions)
+        _check_options(protocol, regions, alignment, on_error)
+        label = alignment if protocol == "surface" else "similarity+reflection"
+        try:
+            vertices, faces = mesh_arrays(pred)
+            if protocol == "h3ds":
+                scored = self._h3ds(vertices, landmarks_pred, regions, keep_arrays)
+            else:
+                scored = self._surface_protocol(
+                    vertices, faces, landmarks_pred, regions, alignment, keep_arrays
+                )
+        except EvaluationError as err:
+            if on_error == "raise":
+                raise
+            logger.warning("scene %s: prediction not scored: %s", self.gt.scene_id, err)
+            return PairResult(
+                scene_id=self.gt.scene_id,
+                protocol=protocol,
+                alignment=label,
+                landmarks_used=landmarks_pred is not None,
+                regions={},
+                failed=True,
+                reason=str(err),
+            )
+        return PairResult(
+            scene_id=self.gt.scene_id,
+            protocol=protocol,
+            alignment=label,
+            landmarks_used=landmarks_pred is not None,
+            regions=scored,
+        )
+
+    def reference(
+        self,
+        pred_vertices: np.ndarray,
+        pred_faces: np.ndarray,
+        landmarks_pred: Mapping[str, int] | None = None,
+        region_id: str | None = None,
+    ) -> tuple[
+        np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]
+    ]:
+        """h3ds 0.4.0 ``evaluate_scene`` with the same inputs and outputs, as arrays.
+
+        Args:
+            pred_vertices: (M, 3) predicted vertices (mm); pred_faces: (F, 3) indices.
+            landmarks_pred: optional ``{name: vertex index}``.
+            region_id: None (whole head, ICP on region 'face'), or one of 'face',
+                'face_sphere', 'nose' (ICP on that region and GT cut to it).
+
+        Returns:
+            d_gt_pred: (N,) distances of each (cut) GT vertex to the nearest aligned predicted
+                vertex (mm); d_pred_gt: (M,) the other way;
+            (gt_vertices (N, 3), gt_faces (K, 3)): the GT cut to the region like the
+                reference's ``Mesh.cut`` (the whole GT when region_id is None);
+            (aligned_vertices (M, 3), pred_faces (F, 3)): the prediction moved onto the GT.
+        """
+        if region_id is not None and region_id not in REGION_NAMES:
+            raise UnknownRegionError(f"unknown region {region_id!r}; expected {REGION_NAMES}")
+        vertices, faces = validate_mesh(pred_vertices, pred_faces)
+        vertices = self._landmark_step(vertices, landmarks_pred, scale=True)
+        pred_tree = NearestVertex(vertices)
+        source = self._points(region_id or "face")
+        fit = icp(source, nearest_vertex_matcher(pred_tree, source))
+        aligned = apply_transform(np.linalg.inv(fit.matrix), vertices)
+        d_gt_pred = self._gt_to_pred(fit, pred_tree, region_id)
+        d_pred_gt, _ = self._tree(region_id).query(aligned, order=spatial_order(vertices))
+        return d_gt_pred, d_pred_gt, self.cut(region_id), (aligned, faces)
+
+    def cut(self, region_id: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """The GT restricted to a region as the reference's ``Mesh.cut`` does it.
+
+        Returns:
+            vertices: (K, 3) in region order; faces: (F, 3) the faces whose three vertices are
+            all in the region, renumbered into the cut vertices. The whole GT for None.
+        """
+        if region_id is None:
+            return self._vertices, self._faces
+        indices = self._region(region_id)
+        mask = self._cut_face_mask(region_id)
+        renumber = np.full(len(self._vertices), -1, dtype=np.int64)
+        renumber[indices] = np.arange(len(indices))
+        return self._vertices[indices], renumber[self._faces[mask]]
+
+    # ------------------------------------------------------------------ protocols
+
+    def _h3ds(
+        self,
+        vertices: np.ndarray,
+        landmarks_pred: Mapping[str, int] | None,
+        regions: tuple[str, ...],
+        keep_arrays: bool,
+    ) -> dict[str, Any]:
+        vertices = self._landmark_step(vertices, landmarks_pred, scale=True)
+        pred_tree = NearestVertex(vertices)
+        pred_order = spatial_order(vertices)
+        scored = {}
+        for name in regions:
+            icp_region, cut_region = EVALUATION_REGIONS[name]
+            source = self._points(icp_region)
+            fit = icp(source, nearest_vertex_matcher(pred_tree, source))
+            aligned = apply_transform(np.linalg.inv(fit.matrix), vertices)
+            d_gt_pred = self._gt_to_pred(fit, pred_tree, cut_region)
+            d_pred_gt, _ = self._tree(cut_region).query(aligned, order=pred_order)
+            scored[name] = region_result(
+                name, d_gt_pred, d_pred_gt, _diagnostics(fit), keep_arrays=keep_arrays
+            )
+        return scored
+
+    def _surface_protocol(
+        self,
+        vertices: np.ndarray,
+        faces: np.ndarray,
+        landmarks_pred: Mapping[str, int] | None,
+        regions: tuple[str, ...],
+        alignment: str,
+        keep_arrays: bool,
+    ) -> dict[str, Any]:
+        if len(faces) == 0:
+            raise EvaluationError("the surface protocol needs a mesh with faces")
+        similarity = alignment == "similarity"
+        vertices = self._landmark_step(vertices, landmarks_pred, scale=similarity)
+        source = self._points(_SURFACE_ICP_REGION)
+        # Coarse: nearest-vertex ICP (cheap, converges from far). Fine: closest surface points,
+        # so that the fit itself does not depend on the mesh resolution; on at most
+        # _SURFACE_ICP_POINTS evenly strided GT points to bound its cost.
+        coarse = icp(
+            source,
+            nearest_vertex_matcher(NearestVertex(vertices), source),
+            reflection=False,
+            scale=similarity,
+        )
+        pred_surface = SurfaceIndex(vertices, faces)
+        stride = max(1, -(-len(source) // _SURFACE_ICP_POINTS))
+        fine = icp(
+            source[::stride],
+            pred_surface.closest_points,
+            reflection=False,
+            scale=similarity,
+            initial=coarse.matrix,
+        )
+        fit = IcpFit(fine.matrix, coarse.iterations + fine.iterations, fine.cost)
+        diagnostics = _diagnostics(fit)
+        # GT -> prediction on the prediction's own index: |g - T⁻¹(surface)| = |Tg - surface|/s.
+        gt_indices = None if "head" in regions else self._region("face_sphere")
+        gt_points = self._vertices if gt_indices is None else self._vertices[gt_indices]
+        d_gt, _ = pred_surface.query(apply_transform(fit.matrix, gt_points))
+        d_gt /= fit.scale
+        aligned = apply_transform(np.linalg.inv(fit.matrix), vertices)
+        d_pred, triangles = self._surface_index().query(aligned)
+        scored = {}
+        for name in regions:
+            if name == "head":
+                d_gt_region = d_gt
+                d_pred_region = d_pred
+            else:
+                d_gt_region = d_gt if gt_indices is not None else d_gt[self._region("face_sphere")]
+                d_pred_region = d_pred[self._cut_face_mask("face_sphere")[triangles]]
+                if len(d_pred_region) == 0:
+                    raise EvaluationError("no predicted point is closest to the GT face region")
+            scored[name] = region_result(
+                name, d_gt_region, d_pred_region, diagnostics, keep_arrays=keep_arrays
+            )
+        return scored
+
+    # ------------------------------------------------------------------ helpers
+
+    def _landmark_step(
+        self, vertices: np.ndarray, landmarks_pred: Mapping[str, int] | None, *, scale: bool
+    ) -> np.ndarray:
+        """Apply the landmark Procrustes (if landmarks are given) to the predicted vertices."""
+        if landmarks_pred is None:
+            return vertices
+        # The reference pairs landmarks in the order of the GT's landmarks file.
+        names = tuple(self.gt.landmarks)
+        if not names:
+            raise EvaluationError(f"scene {self.gt.scene_id}: the ground truth has no landmarks")
+        checked = validate_landmarks(
+            landmarks_pred, names, len(vertices), what="predicted landmarks"
+        )
+        source = vertices[[checked[name] for name in names]]
+        target = self._vertices[[self.gt.landmarks[name] for name in names]]
+        matrix = landmark_alignment(source, target, scale=scale)
+        return apply_transform(matrix, vertices)
+
+    def _gt_to_pred(
+        self, fit: IcpFit, pred_tree: NearestVertex, region_id: str | None
+    ) -> np.ndarray:
+        """Distances (mm) of GT (region) vertices to the prediction moved by fit⁻¹."""
+        distances, _ = pred_tree.query(
+            apply_transform(fit.matrix, self._points(region_id)), order=self._order(region_id)
+        )
+        distances /= fit.scale
+        return distances
+
+    def _region(self, region_id: str) -> np.ndarray:
+        if region_id not in REGION_NAMES:
+            raise UnknownRegionError(f"unknown region {region_id!r}; expected {REGION_NAMES}")
+        indices = self.gt.regions.get(region_id)
+        if indices is None or len(indices) == 0:
+            raise EvaluationError(f"scene {self.gt.scene_id}: GT region {region_id!r} is missing")
+        indices = np.asarray(indices, dtype=np.int64)
+        if indices.min() < 0 or indices.max() >= len(self._vertices):
+            raise EvaluationError(
+                f"scene {self.gt.scene_id}: GT region {region_id!r} indexes outside the mesh"
+            )
+        return indices
+
+    def _points(self, region_id: str | None) -> np.ndarray:
+        """(K, 3) GT vertices of a region, in region order; all vertices for None."""
+        return self._vertices if region_id is None else self._vertices[self._region(region_id)]
+
+    def _tree(self, region_id: str | None) -> NearestVertex:
+        if region_id not in self._trees:
+            self._trees[region_id] = NearestVertex(self._points(region_id))
+        return self._trees[region_id]
+
+    def _order(self, region_id: str | None) -> np.ndarray:
+        """Cached :func:`spatial_order` of a region's GT vertices (all for None)."""
+        if region_id not in self._orders:
+            self._orders[region_id] = spatial_order(self._points(region_id))
+        return self._orders[region_id]
+
+    def _cut_face_mask(self, region_id: str) -> np.ndarray:
+        """(F,) bool: GT faces whose three vertices are all in the region."""
+        if region_id not in self._cut_face_masks:
+            inside = np.zeros(len(self._vertices), dtype=bool)
+            inside[self._region(region_id)] = True
+            self._cut_face_masks[region_id] = inside[self._faces].all(axis=1)
+        return self._cut_face_masks[region_id]
+
+    def _surface_index(self) -> SurfaceIndex:
+        if self._surface is None:
+            if len(self._faces) == 0:
+                raise EvaluationError(f"scene {self.gt.scene_id}: the GT mesh has no faces")
+            self._surface = SurfaceIndex(self._vertices, self._faces)
+        return self._surface
+
+
+def evaluate_pair(
+    gt: GroundTruth,
+    pred: Any,
+    landmarks_pred: Mapping[str, int] | None = None,
+    *,
+    protocol: str = "h3ds",
+    regions: Iterable[str] = ("face", "head"),
+    alignment: str = "similarity",
+    keep_arrays: bool = False,
+    on_error: str = "raise",
+) -> PairResult:
+    """Score one prediction against one ground truth; see :meth:`SceneEvaluator.evaluate`.
+
+    To score several predictions of the same scene, build one :class:`SceneEvaluator` and call
+    its ``evaluate`` so the GT indices are built once.
+    """
+    return SceneEvaluator(gt).evaluate(
+        pred,
+        landmarks_pred,
+        protocol=protocol,
+        regions=regions,
+        alignment=alignment,
+        keep_arrays=keep_arrays,
+        on_error=on_error,
+    )
+
+
+def evaluate_scene_reference(
+    gt: GroundTruth,
+    pred_vertices: np.ndarray,
+    pred_faces: np.ndarray,
+    landmarks_pred: Mapping[str, int] | None = None,
+    region_id: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """h3ds 0.4.0 ``H3DS.evaluate_scene`` as arrays; see :meth:`SceneEvaluator.reference`."""
+    return SceneEvaluator(gt).reference(pred_vertices, pred_faces, landmarks_pred, region_id)
+
+
+def _diagnostics(fit: IcpFit) -> AlignmentDiagnostics:
+    return AlignmentDiagnostics(
+        iterations=fit.iterations,
+        rms_mm=fit.rms_mm,
+        scale=fit.scale,
+        reflection=fit.reflection,
+        matrix=tuple(tuple(float(x) for x in row) for row in fit.matrix),
+    )
+
+
+def _check_options(protocol: str, regions: tuple[str, ...], alignment: str, on_error: str) -> None:
+    if protocol not in PROTOCOLS:
+        raise EvaluationError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
+    if alignment not in ALIGNMENTS:
+        raise EvaluationError(f"unknown alignment {alignment!r}; expected one of {ALIGNMENTS}")
+    if protocol == "h3ds" and alignment != "similarity":
+        raise EvaluationError("the h3ds protocol always fits a similarity; use protocol='surface'")
+    if on_error not in ("raise", "flag"):
+        raise EvaluationError(f"on_error must be 'raise' or 'flag', got {on_error!r}")
+    if not regions:
+        raise EvaluationError("no region to score")
+    unknown = [name for name in regions if name not in EVALUATION_REGIONS]
+    if unknown:
+        raise UnknownRegionError(
+            f"unknown evaluation region(s) {unknown}; expected any of {tuple(EVALUATION_REGIONS)}"
+        )
