@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -26,3 +27,17 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """UTF-8 text version of :func:`atomic_write_bytes`."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def replace_folder(staging: Path, target: Path) -> Path:
+    """Move a finished ``staging`` folder (a sibling of ``target``) to ``target``, replacing
+    what was there; the old content is removed only once the new one is in place."""
+    staging.chmod(0o755)  # mkdtemp creates 0700 folders
+    if target.exists():
+        trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        target.replace(trash / target.name)
+        staging.replace(target)
+        shutil.rmtree(trash)
+    else:
+        staging.replace(target)
+    return target

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
 
+from h3ds_hf.atomic import replace_folder
 from h3ds_hf.catalog import Catalog, catalog_for_version
 from h3ds_hf.errors import ChecksumError, OutputExistsError, UnsafeArchiveError
 from h3ds_hf.sources import CHUNK_BYTES, ZipSource, bounded_chunks, check_member_name
@@ -72,8 +73,7 @@ def extract_release(
             )
         marker = {"archive": source.path.name, "md5": digest, "size": source.path.stat().st_size}
         (staging / MARKER).write_text(json.dumps(marker), encoding="utf-8")
-        staging.chmod(0o755)
-        staging.replace(target)
+        replace_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

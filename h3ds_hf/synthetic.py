@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from h3ds_hf.atomic import atomic_write_text, replace_folder
 from h3ds_hf.errors import OutputExistsError
 from h3ds_hf.obj import obj_bytes
 from h3ds_hf.scene import LANDMARK_NAMES, GroundTruth
@@ -607,19 +608,6 @@ def _write_scene(
         )
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary sibling renamed at the end."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        Path(temporary).chmod(0o644)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _is_synthetic_release(folder: Path) -> bool:
     """Whether ``folder`` holds a release written by this module (safe to replace)."""
     version = folder / "version.txt"
@@ -702,14 +690,7 @@ def write_synthetic_release(
             tags = ("h3d-net", "sira++") if index % 3 == 0 else ("sira++",)
             entries.append((ground_truth.scene_id, tags, count, _views_configs(cameras)))
             logger.debug("wrote synthetic scene %s (%d views)", ground_truth.scene_id, count)
-        staging.chmod(0o755)  # mkdtemp creates 0700 folders
-        if root.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{root.name}.old.", dir=root.parent))
-            root.replace(trash / root.name)
-            staging.replace(root)
-            shutil.rmtree(trash)
-        else:
-            staging.replace(root)
+        replace_folder(staging, root)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -722,5 +703,5 @@ def write_synthetic_release(
             while chunk := stream.read(1 << 20):
                 digest.update(chunk)
         md5 = digest.hexdigest()
-    _atomic_write_text(catalog, _catalog_text(entries, md5))
+    atomic_write_text(catalog, _catalog_text(entries, md5))
     return root
