@@ -5,10 +5,14 @@ Main entry points:
 - :class:`H3DS`: drop-in replacement for the reference ``h3ds.dataset.H3DS``;
 - :func:`open_release`: validated access to a raw release (folder or encrypted zip);
 - :func:`load_catalog`: the scene catalogs of the official releases;
+- :func:`load_local`: the Hugging Face dataset of a raw release, built without any Hub;
+- :func:`metric_path`: the installed ``h3ds_chamfer`` metric, for ``evaluate.load``;
 - the ``h3ds-hf`` command line (``h3ds-hf --help``).
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from os import PathLike
+from typing import Any
 
 try:
     __version__ = version("h3ds-hf")
@@ -21,6 +25,22 @@ from h3ds_hf.errors import H3DSError
 from h3ds_hf.reader import Release, open_release
 from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES, GroundTruth
 
+
+def load_local(source: str | PathLike[str], config: str = "3-views", **kwargs: Any) -> Any:
+    """Build the H3DS Hugging Face dataset of a raw release locally; see
+    :func:`h3ds_hf.hub.local.load_local` (imported lazily: it pulls in datasets)."""
+    from h3ds_hf.hub.local import load_local as _load_local
+
+    return _load_local(source, config, **kwargs)
+
+
+def metric_path() -> str:
+    """Folder of the installed ``h3ds_chamfer`` metric: ``evaluate.load(metric_path())``."""
+    from h3ds_hf.metric import metric_path as _metric_path
+
+    return _metric_path()
+
+
 __all__ = [
     "H3DS",
     "LANDMARK_NAMES",
@@ -32,5 +52,7 @@ __all__ = [
     "SceneInfo",
     "__version__",
     "load_catalog",
+    "load_local",
+    "metric_path",
     "open_release",
 ]

@@ -1,0 +1,245 @@
+"""Dataset rows from a raw release: configs, splits, checks and one row per scene.
+
+A config is a views config of the release ('3-views' = the catalog's 3 views of every scene) or
+all views ('all-views'); a split is a scene set ('test' = every scene, 'h3d_net' = the scenes
+tagged 'h3d-net'). :func:`read_scene` reads a scene once (ground truth, cameras, the photos and
+masks any requested config needs) and :func:`scene_row` cuts the row of one config out of it,
+so preparing all configs reads every file of the source exactly once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from h3ds_hf.benchmark import SPLITS, config_names, parse_config_name
+from h3ds_hf.cameras import decompose_projection, normalization_matrix
+from h3ds_hf.catalog import Catalog
+from h3ds_hf.errors import (
+    MalformedFileError,
+    MissingFileError,
+    SourceError,
+    UnknownViewsConfigError,
+)
+from h3ds_hf.reader import Cameras, Release
+from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES, GroundTruth
+
+#: Missing files named in an error message before the rest is only counted.
+SHOWN_MISSING = 10
+_INT32_MAX = np.iinfo(np.int32).max
+_IMAGE = re.compile(r"^image/img_(\d+)\.jpg$")
+
+
+def dataset_configs(catalog: Catalog) -> dict[str, str | None]:
+    """Config name -> views config id (None for all views), in the catalog's order."""
+    return {name: parse_config_name(name).views_config for name in config_names(catalog)}
+
+
+def resolve_configs(catalog: Catalog, names: Iterable[str] | None = None) -> dict[str, str | None]:
+    """The requested configs (all when None) checked against the catalog.
+
+    Raises:
+        UnknownViewsConfigError: a name is not a config of this catalog; the message lists the
+            known ones.
+    """
+    known = dataset_configs(catalog)
+    if names is None:
+        return known
+    chosen: dict[str, str | None] = {}
+    for name in names:
+        if name not in known:
+            raise UnknownViewsConfigError(
+                f"unknown config {name!r} for release {catalog.name} (known: {', '.join(known)})"
+            )
+        chosen[name] = known[name]
+    if not chosen:
+        raise UnknownViewsConfigError(f"no config given (known: {', '.join(known)})")
+    return chosen
+
+
+def split_scenes(catalog: Catalog, views_config: str | None = None) -> dict[str, list[str]]:
+    """Split name -> scene ids of a config, in catalog order.
+
+    Only scenes that define ``views_config`` belong to its config (the official catalogs
+    define every views config for every scene; custom ones may not). A split left without
+    scenes is left out: custom catalogs without 'h3d-net' scenes have only 'test'.
+    """
+    splits = {}
+    for split, tag in SPLITS.items():
+        if tag is not None and tag not in catalog.tags():
+            continue
+        scene_ids = [
+            scene_id
+            for scene_id in catalog.scene_ids(() if tag is None else (tag,))
+            if views_config is None or views_config in catalog.scene(scene_id).views_configs
+        ]
+        if scene_ids:
+            splits[split] = scene_ids
+    return splits
+
+
+def view_indices(catalog: Catalog, scene_id: str, views_config: str | None) -> tuple[int, ...]:
+    """The views of a scene in a config, in the published order (repeats kept)."""
+    scene = catalog.scene(scene_id)
+    return tuple(range(scene.views)) if views_config is None else scene.views_config(views_config)
+
+
+def check_source(release: Release, scene_ids: Iterable[str]) -> None:
+    """Fail before writing anything if a scene's files are missing or its photos are not the
+    ones the catalog describes.
+
+    Raises:
+        MissingFileError: files the catalog expects are absent (the first ones are named).
+        SourceError: a scene holds more photos than the catalog says.
+    """
+    scene_ids = list(scene_ids)
+    missing = release.missing(scene_ids)
+    if missing:
+        shown = ", ".join(missing[:SHOWN_MISSING])
+        more = f" and {len(missing) - SHOWN_MISSING} more" if len(missing) > SHOWN_MISSING else ""
+        raise MissingFileError(
+            f"{release.source.description} lacks {len(missing)} file(s) of release "
+            f"{release.catalog.name}: {shown}{more}"
+        )
+    counts = {scene_id: 0 for scene_id in scene_ids}
+    for name in release.source.names():
+        scene_id, _, rest = name.partition("/")
+        if scene_id in counts and _IMAGE.match(rest):
+            counts[scene_id] += 1
+    for scene_id, count in counts.items():
+        expected = release.catalog.scene(scene_id).views
+        if count != expected:
+            raise SourceError(
+                f"scene {scene_id} holds {count} images but release {release.catalog.name} "
+                f"expects {expected}: wrong catalog for this source?"
+            )
+
+
+class Media:
+    """The photos (or masks) of some views of a scene, back to back in one buffer.
+
+    One allocation per scene instead of one per file: freeing a scene returns its memory to
+    the system at once (many ~1 MB blocks would stay in the C heap), and a Parquet row of views
+    stored in order can use the buffer without copying it (see :mod:`h3ds_hf.hub.arrow_rows`).
+    """
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.spans: dict[int, tuple[int, int]] = {}  # view -> (start, end) in data
+
+    def add(self, view: int, blob: bytes) -> None:
+        start = len(self.data)
+        self.data += blob
+        self.spans[view] = (start, len(self.data))
+
+    def __getitem__(self, view: int) -> bytes:
+        start, end = self.spans[view]
+        return bytes(self.data[start:end])
+
+
+@dataclass(frozen=True)
+class SceneData:
+    """Everything the rows of one scene are made of.
+
+    Attributes:
+        release: catalog name the scene belongs to ('v2', ...).
+        tags: the scene's tags.
+        ground_truth: mesh (mm), landmarks and regions.
+        cameras: (V, 4, 4) world and scale matrices of every view.
+        images: JPEG bytes by view index, for the views some requested config uses.
+        masks: PNG bytes by view index, same views.
+    """
+
+    release: str
+    tags: tuple[str, ...]
+    ground_truth: GroundTruth
+    cameras: Cameras
+    images: Media
+    masks: Media
+
+
+def read_scene(release: Release, scene_id: str, views: Iterable[int]) -> SceneData:
+    """Read one scene: ground truth, cameras and the photos and masks of ``views``."""
+    wanted = sorted(set(views))
+    images, masks = Media(), Media()
+    for view in wanted:
+        images.add(view, release.image_bytes(scene_id, view))
+        masks.add(view, release.mask_bytes(scene_id, view))
+    ground_truth = release.ground_truth(scene_id)
+    if len(ground_truth.vertices) > _INT32_MAX:
+        raise MalformedFileError(f"scene {scene_id}: too many vertices for int32 indices")
+    return SceneData(
+        release=release.catalog.name,
+        tags=release.catalog.scene(scene_id).tags,
+        ground_truth=ground_truth,
+        cameras=release.cameras(scene_id),
+        images=images,
+        masks=masks,
+    )
+
+
+def scene_row(scene: SceneData, views: Iterable[int], *, media_bytes: bool = True) -> dict:
+    """The dataset row of a scene for the given views (see :mod:`h3ds_hf.hub.features`).
+
+    Media go in as ``{"bytes": ..., "path": <name inside the release>}``: the bytes are
+    embedded and the path is relative, so nothing points into the source. With
+    ``media_bytes=False`` the bytes are left None (for :func:`h3ds_hf.hub.arrow_rows.row_table`,
+    which takes them from ``scene`` without copying).
+    """
+    gt = scene.ground_truth
+    scene_id = gt.scene_id
+    rows = []
+    for view in views:
+        world_mat = scene.cameras.world_mats[view]
+        K, pose = decompose_projection(world_mat)
+        rows.append(
+            {
+                "view_index": view,
+                "image": {
+                    "bytes": scene.images[view] if media_bytes else None,
+                    "path": Release.image_name(scene_id, view),
+                },
+                "mask": {
+                    "bytes": scene.masks[view] if media_bytes else None,
+                    "path": Release.mask_name(scene_id, view),
+                },
+                "K": K,
+                "pose": pose,
+                "world_mat": world_mat,
+                "scale_mat": scene.cameras.scale_mats[view],
+            }
+        )
+    return {
+        "scene_id": scene_id,
+        "release": scene.release,
+        "tags": list(scene.tags),
+        "vertices": gt.vertices,
+        "faces": gt.faces.astype(np.int32),
+        "landmarks": {name: int(gt.landmarks[name]) for name in LANDMARK_NAMES},
+        "regions": {name: gt.regions[name].astype(np.int32) for name in REGION_NAMES},
+        "normalization_matrix": normalization_matrix(scene.cameras.scale_mats[0]),
+        "views": rows,
+    }
+
+
+def ground_truth_from_row(row: Mapping) -> GroundTruth:
+    """The :class:`GroundTruth` of a dataset row (python or numpy format), ready to score.
+
+    Use the default python format (or ``with_format("arrow")``): datasets' numpy format casts
+    float64 to float32, which would move the vertices.
+    """
+    vertices = np.asarray(row["vertices"], dtype=np.float64).reshape(-1, 3)
+    faces = np.asarray(row["faces"], dtype=np.int64).reshape(-1, 3)
+    return GroundTruth(
+        scene_id=str(row["scene_id"]),
+        vertices=vertices,
+        faces=faces,
+        landmarks={name: int(row["landmarks"][name]) for name in LANDMARK_NAMES},
+        regions={
+            name: np.asarray(row["regions"][name], dtype=np.int64).reshape(-1)
+            for name in REGION_NAMES
+        },
+    )

@@ -1,0 +1,296 @@
+"""``h3ds-hf card``: model-index and .eval_results written, merged, parsed back, pushed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from hub_stub import HubStub
+from huggingface_hub import HfApi, ModelCard, parse_eval_result_entries
+
+from h3ds_hf.benchmark import config_name
+from h3ds_hf.catalog import load_catalog
+from h3ds_hf.cli import main
+from h3ds_hf.hub.dataset_card import eval_tasks
+from h3ds_hf.hub.model_card import EVAL_RESULTS_PATH, TABLE_END, TABLE_START
+
+DATASET_ID = "h3ds-org/h3ds"
+TOKEN = "hf_card_writer_token"
+
+EXISTING_CARD = """---
+license: mit
+tags:
+- 3d
+model-index:
+- name: my-model
+  results:
+  - task:
+      type: image-to-3d
+    dataset:
+      name: Other
+      type: someone/other-heads
+      split: test
+    metrics:
+    - type: chamfer
+      value: 3.5
+---
+# My model
+
+Hand-written introduction, kept as is.
+"""
+
+
+def _results(
+    summary: dict, *, release: str = "v2", protocol: str = "h3ds", tags: list | None = None
+) -> dict:
+    """A results JSON in the format `h3ds-hf evaluate` writes (contracts.md)."""
+    return {
+        "format": "h3ds-hf-results/1",
+        "package_version": "0.1.0",
+        "protocol": protocol,
+        "regions": ["face", "head"],
+        "release": release,
+        "catalog_version": "0.4" if release == "v2" else "0.2",
+        "method": "my-method",
+        "views_configs": list(summary),
+        "tags": tags or [],
+        "results": [],
+        "summary": summary,
+    }
+
+
+def _cell(face: float | None, head: float | None, complete: bool = True) -> dict:
+    return {
+        "face_chamfer_mm": face,
+        "head_chamfer_mm": head,
+        "scenes": 59 if complete else 50,
+        "expected": 59,
+        "complete": complete,
+    }
+
+
+def _write(path: Path, results: dict) -> Path:
+    path.write_text(json.dumps(results))
+    return path
+
+
+def _card(tmp_path: Path, results: dict, *extra: str, output: Path | None = None) -> int:
+    output = output or tmp_path / "card"
+    source = _write(tmp_path / "results.json", results)
+    return main(
+        [
+            "card",
+            "--results",
+            str(source),
+            "--model-id",
+            "me/my-model",
+            "--dataset-id",
+            DATASET_ID,
+            "--output",
+            str(output),
+            *extra,
+        ]
+    )
+
+
+def _entries(folder: Path) -> dict[str, float]:
+    data = yaml.safe_load((folder / EVAL_RESULTS_PATH).read_text())
+    return {entry.task_id: entry.value for entry in parse_eval_result_entries(data)}
+
+
+def test_new_card_round_trips_through_huggingface_hub(tmp_path, capsys):
+    summary = {"3": _cell(1.25, 9.5), "4": _cell(1.125, 9.25)}
+    assert _card(tmp_path, _results(summary)) == 0
+    folder = tmp_path / "card"
+    assert str(folder / "README.md") in capsys.readouterr().out
+
+    card = ModelCard.load(folder / "README.md")
+    assert card.data.model_name == "my-model"
+    assert DATASET_ID in card.data.datasets
+    got = {
+        (r.dataset_config, r.metric_config): r.metric_value
+        for r in card.data.eval_results
+        if r.dataset_type == DATASET_ID
+    }
+    assert got == {
+        (config_name("v2", views), region): summary[views][f"{region}_chamfer_mm"]
+        for views in summary
+        for region in ("face", "head")
+    }
+    assert {r.dataset_split for r in card.data.eval_results} == {"test"}
+
+    # Task ids are those of the dataset's eval.yaml.
+    tasks = eval_tasks(load_catalog("v2"), ["3-views", "4-views"])
+    entries = _entries(folder)
+    assert set(entries) == {task["id"] for task in tasks}
+    for task in tasks:
+        region, views = task["id"].split("_")[0], task["config"].split("-")[0]
+        assert entries[task["id"]] == summary[views][f"{region}_chamfer_mm"]
+    data = yaml.safe_load((folder / EVAL_RESULTS_PATH).read_text())
+    assert {entry.dataset_id for entry in parse_eval_result_entries(data)} == {DATASET_ID}
+
+
+def test_existing_card_keeps_its_content_and_reruns_are_idempotent(tmp_path):
+    folder = tmp_path / "card"
+    folder.mkdir()
+    (folder / "README.md").write_text(EXISTING_CARD)
+    results = _results({"3": _cell(1.5, 10.0)})
+    assert _card(tmp_path, results) == 0
+    first = (folder / "README.md").read_text()
+    first_yaml = (folder / EVAL_RESULTS_PATH).read_text()
+    assert _card(tmp_path, results) == 0
+    assert (folder / "README.md").read_text() == first
+    assert (folder / EVAL_RESULTS_PATH).read_text() == first_yaml
+
+    card = ModelCard.load(folder / "README.md")
+    assert card.data.license == "mit"
+    assert card.data.tags == ["3d"]
+    assert "Hand-written introduction, kept as is." in card.text
+    assert card.text.count(TABLE_START) == card.text.count(TABLE_END) == 1
+    other = [r for r in card.data.eval_results if r.dataset_type == "someone/other-heads"]
+    assert [r.metric_value for r in other] == [3.5]
+
+    # New numbers for the same config replace the old ones; another release adds to them.
+    assert _card(tmp_path, _results({"3": _cell(1.25, 9.0)})) == 0
+    assert _card(tmp_path, _results({"3": _cell(2.0, 12.0)}, release="v1")) == 0
+    card = ModelCard.load(folder / "README.md")
+    ours = {
+        (r.dataset_config, r.metric_config): r.metric_value
+        for r in card.data.eval_results
+        if r.dataset_type == DATASET_ID
+    }
+    assert ours == {
+        ("3-views", "face"): 1.25,
+        ("3-views", "head"): 9.0,
+        ("v1-3-views", "face"): 2.0,
+        ("v1-3-views", "head"): 12.0,
+    }
+    assert "| v1-3-views | test | 2.00 | 12.00 |" in card.text
+    assert "| 3-views | test | 1.25 | 9.00 |" in card.text
+    assert _entries(folder) == {
+        "face_chamfer_3views": 1.25,
+        "head_chamfer_3views": 9.0,
+        "face_chamfer_v1_3views": 2.0,
+        "head_chamfer_v1_3views": 12.0,
+    }
+
+
+def test_incomplete_configs_are_skipped_unless_allowed(tmp_path):
+    results = _results({"3": _cell(1.5, 10.0), "4": _cell(1.0, 8.0, complete=False)})
+    assert _card(tmp_path, results) == 0
+    assert set(_entries(tmp_path / "card")) == {"face_chamfer_3views", "head_chamfer_3views"}
+    assert _card(tmp_path, results, "--allow-incomplete") == 0
+    assert _entries(tmp_path / "card")["face_chamfer_4views"] == 1.0
+
+
+def test_h3d_net_split_goes_to_model_index_only(tmp_path):
+    assert _card(tmp_path, _results({"3": _cell(1.5, 10.0)}, release="v1", tags=["h3d-net"])) == 0
+    card = ModelCard.load(tmp_path / "card" / "README.md")
+    assert {r.dataset_split for r in card.data.eval_results} == {"h3d_net"}
+    assert _entries(tmp_path / "card") == {}
+
+
+@pytest.mark.parametrize(
+    ("results", "message"),
+    [
+        (_results({"3": _cell(1.5, 10.0)}, protocol="surface"), "protocol 'surface'"),
+        (_results({"3": _cell(None, None, complete=False)}), "no complete views config"),
+        (_results({"3": _cell(1.5, 10.0)}, tags=["sira++"]), "no dataset split"),
+    ],
+)
+def test_unpublishable_results_are_refused(tmp_path, capsys, results, message):
+    assert _card(tmp_path, results) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "card").exists()
+
+
+def test_arguments_are_checked(tmp_path, capsys):
+    source = str(_write(tmp_path / "results.json", _results({"3": _cell(1.0, 9.0)})))
+    with pytest.raises(SystemExit):
+        main(["card", "--results", source, "--model-id", "me/m"])
+    assert "--output DIR, --push" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["card", "--results", source, "--model-id", "me/m", "--output", "x", "--create-pr"])
+    assert main(["card", "--results", source, "--model-id", "me/m", "--push"]) == 1
+    assert "is not a Hub dataset" in capsys.readouterr().err
+    not_results = _write(tmp_path / "other.json", {"format": "other"})
+    assert main(["card", "--results", str(not_results), "--model-id", "me/m", "--output", "x"]) == 1
+    assert "not an h3ds-hf results file" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------- pushing
+
+
+def _push(tmp_path: Path, model_id: str, *extra: str) -> int:
+    source = _write(tmp_path / "results.json", _results({"3": _cell(1.5, 10.0)}))
+    return main(
+        [
+            "card",
+            "--results",
+            str(source),
+            "--model-id",
+            model_id,
+            "--dataset-id",
+            DATASET_ID,
+            "--push",
+            *extra,
+        ]
+    )
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    with HubStub(tokens={TOKEN: "alice"}) as stub:
+        stub.patch_environment(monkeypatch)
+        monkeypatch.setenv("HF_TOKEN", TOKEN)
+        yield stub
+
+
+def test_push_sends_both_files_in_one_commit_merged_with_the_hub_card(hub, tmp_path, capsys):
+    hub.add_repo("alice/my-model", owner="alice", files={"README.md": EXISTING_CARD.encode()})
+    commits_before = len(hub.repo("alice/my-model").commits)
+    assert _push(tmp_path, "alice/my-model") == 0
+    out = capsys.readouterr()
+    assert TOKEN not in out.out + out.err
+    assert "pushed to" in out.out
+
+    repo = hub.repo("alice/my-model")
+    assert len(repo.commits) == commits_before + 1
+    assert sorted(repo.commits[-1]["added"]) == sorted(["README.md", EVAL_RESULTS_PATH])
+    card = ModelCard(repo.files["README.md"].decode())
+    assert "Hand-written introduction, kept as is." in card.text
+    assert {r.dataset_type for r in card.data.eval_results} == {DATASET_ID, "someone/other-heads"}
+    entries = parse_eval_result_entries(yaml.safe_load(repo.files[EVAL_RESULTS_PATH]))
+    assert {e.task_id: e.value for e in entries} == {
+        "face_chamfer_3views": 1.5,
+        "head_chamfer_3views": 10.0,
+    }
+
+
+def test_push_as_pull_request(hub, tmp_path, monkeypatch):
+    hub.add_repo("alice/new-model", owner="alice")
+    calls = []
+    create_commit = HfApi.create_commit
+
+    def spy(self, *args, **kwargs):
+        calls.append(kwargs)
+        return create_commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(HfApi, "create_commit", spy)
+    assert _push(tmp_path, "alice/new-model", "--create-pr", "--output", str(tmp_path / "c")) == 0
+    assert [call["create_pr"] for call in calls] == [True]
+    assert (tmp_path / "c" / "README.md").read_bytes() == (
+        hub.repo("alice/new-model").files["README.md"]
+    )
+
+
+def test_push_errors_are_one_line(hub, tmp_path, capsys, monkeypatch):
+    assert _push(tmp_path, "alice/missing") == 1
+    assert "alice/missing not found" in capsys.readouterr().err
+    monkeypatch.delenv("HF_TOKEN")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-home"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_TOKEN_PATH", str(tmp_path / "no-token"))
+    assert _push(tmp_path, "alice/missing") == 1
+    assert "no Hugging Face token" in capsys.readouterr().err
