@@ -283,7 +283,7 @@ def prepare_dataset(
         features = scene_features()
         scenes = _scenes(opened, str(source), token, ordered, jobs)
         # No tqdm(iterable): its generator would keep the last scene alive during writing.
-        bar = tqdm(total=len(ordered), unit="scene", disable=not progress)
+        bar = tqdm(total=len(ordered), unit="scene", desc="Preparing", disable=not progress)
         for scene in scenes:
             scene_id = scene.ground_truth.scene_id
             tables = {
