@@ -142,14 +142,16 @@ class Release:
         self.catalog.scene(scene_id)
         name = self.region_name(scene_id, region_id)
         data = self.source.read_bytes(name)
+        if not data.strip():
+            raise MalformedFileError(f"{name}: expected one vertex index per line, at least one")
         try:
             indices = np.loadtxt(data.splitlines(), dtype=np.int64, ndmin=1, comments=None)
         except ValueError:
             raise MalformedFileError(
                 f"{name}: expected one integer vertex index per line"
             ) from None
-        if indices.ndim != 1 or indices.size == 0:
-            raise MalformedFileError(f"{name}: expected one vertex index per line, at least one")
+        if indices.ndim != 1:
+            raise MalformedFileError(f"{name}: expected one vertex index per line")
         _check_indices(indices, n_vertices, name)
         return indices
 
