@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from tqdm.auto import tqdm
 
@@ -24,13 +25,22 @@ from h3ds_hf.catalog import Catalog
 from h3ds_hf.errors import EvaluationError, MissingFileError
 from h3ds_hf.evaluation import PREDICTION_SUFFIXES, SceneEvaluator, load_prediction
 from h3ds_hf.heatmaps import write_heatmaps
-from h3ds_hf.reader import Release, open_release
+from h3ds_hf.reader import open_release
 from h3ds_hf.report import EvaluationRun, ScoredPrediction, summarize
 from h3ds_hf.scene import GroundTruth
 
 logger = logging.getLogger(__name__)
 
 LANDMARKS_SUFFIX = ".landmarks.json"
+
+
+class GroundTruthSource(Protocol):
+    """What scoring needs of a source: its catalog and each scene's ground truth."""
+
+    catalog: Catalog
+    description: str
+
+    def ground_truth(self, scene_id: str) -> GroundTruth: ...
 
 
 @dataclass(frozen=True)
@@ -152,7 +162,7 @@ def evaluate_scene(
 
 
 def evaluate_folder(
-    source: str | Path | Release,
+    source: str | Path | GroundTruthSource,
     predictions: str | Path,
     *,
     catalog: Catalog | None = None,
@@ -167,7 +177,8 @@ def evaluate_folder(
     """Score a folder of reconstructions against a release (folder or zip).
 
     Args:
-        source: the raw release (or an opened :class:`Release`).
+        source: the raw release (folder or zip), a folder written by ``h3ds-hf prepare``, or
+            an opened :class:`~h3ds_hf.reader.Release`.
         predictions: folder of ``{scene_id}_{views_config}.ply|obj|glb`` files.
         catalog: release description (default: inferred from the source's version.txt).
         token: access token for an encrypted zip (default ``$H3DS_ACCESS_TOKEN``).
@@ -179,11 +190,7 @@ def evaluate_folder(
         method: name of the method in tables (default: the predictions folder's name).
     """
     options = options or EvaluationOptions()
-    release = (
-        source
-        if isinstance(source, Release)
-        else open_release(source, catalog=catalog, token=token)
-    )
+    release = open_ground_truth(source, catalog, token)
     catalog = release.catalog
     configs = list(views_configs) if views_configs is not None else catalog.views_config_ids()
     known = set(catalog.views_config_ids())
@@ -194,9 +201,9 @@ def evaluate_folder(
     found, missing = find_predictions(predictions, scene_ids, configs)
     if options.heatmaps is not None:
         options.heatmaps.mkdir(parents=True, exist_ok=True)
-    source_path = getattr(release.source, "path", getattr(release.source, "root", None))
+    location = Path(release.description)
     jobs_by_scene = {
-        scene_id: _SceneJob(Path(source_path), catalog, token, scene_id) for scene_id in scene_ids
+        scene_id: _SceneJob(location, catalog, token, scene_id) for scene_id in scene_ids
     }
     for prediction in found:
         jobs_by_scene[prediction.scene_id].predictions.append(prediction)
@@ -228,12 +235,32 @@ def evaluate_folder(
     )
 
 
+def open_ground_truth(
+    source: str | Path | GroundTruthSource,
+    catalog: Catalog | None,
+    token: str | None,
+    *,
+    verify_md5: bool = True,
+) -> GroundTruthSource:
+    """A raw release (folder or zip), or a folder prepared by ``h3ds-hf prepare``."""
+    if not isinstance(source, str | Path):
+        return source
+    from h3ds_hf.hub.prepared import PreparedRelease, is_prepared_folder
+
+    if is_prepared_folder(source):
+        return PreparedRelease(source)
+    return open_release(source, catalog=catalog, token=token, verify_md5=verify_md5)
+
+
 def _run_scene_job(job: _SceneJob, options: EvaluationOptions) -> list[ScoredPrediction]:
-    release = open_release(job.source, catalog=job.catalog, token=job.token, verify_md5=False)
+    # The parent process already checked the archive's md5.
+    release = open_ground_truth(job.source, job.catalog, job.token, verify_md5=False)
     return _score(release, job, options)
 
 
-def _score(release: Release, job: _SceneJob, options: EvaluationOptions) -> list[ScoredPrediction]:
+def _score(
+    release: GroundTruthSource, job: _SceneJob, options: EvaluationOptions
+) -> list[ScoredPrediction]:
     return evaluate_scene(release.ground_truth(job.scene_id), job.predictions, options)
 
 

@@ -58,6 +58,11 @@ class Release:
         self.catalog = catalog
 
     @property
+    def description(self) -> str:
+        """Where the release is read from (folder or archive path)."""
+        return self.source.description
+
+    @property
     def version(self) -> str:
         """The content of ``version.txt`` (e.g. '0.4')."""
         return self.source.read_bytes("version.txt").decode("utf-8", "replace").strip()

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from h3ds_hf.batch import EvaluationOptions, evaluate_folder, find_predictions
@@ -110,3 +111,28 @@ def test_results_round_trip(release, predictions, tmp_path):
     assert data["protocol"] == "surface" and data["release"] == release.catalog.name
     assert all(len(r["sha256"]) == 64 for r in data["results"])
     assert csv_path.read_text().splitlines()[0].startswith("scene_id,views_config,region")
+
+
+def test_prepared_folder_source_equals_raw_release(synthetic, release, predictions, tmp_path):
+    from h3ds_hf.hub.prepare import prepare_dataset
+    from h3ds_hf.hub.prepared import PreparedRelease
+
+    prepared = tmp_path / "hub"
+    prepare_dataset(
+        synthetic.folder, prepared, catalog=release.catalog, configs=["3-views"], progress=False
+    )
+    seen = PreparedRelease(prepared)
+    assert seen.catalog.scene_ids() == release.catalog.scene_ids()
+    assert seen.catalog.scene_ids(["h3d-net"]) == release.catalog.scene_ids(["h3d-net"])
+    scene_id = release.catalog.scene_ids()[1]
+    assert seen.catalog.scene(scene_id).views_config("3") == release.catalog.scene(
+        scene_id
+    ).views_config("3")
+    gt, raw = seen.ground_truth(scene_id), release.ground_truth(scene_id)
+    assert gt.vertices.dtype == np.float64 and np.array_equal(gt.vertices, raw.vertices)
+    assert np.array_equal(gt.faces, raw.faces) and dict(gt.landmarks) == dict(raw.landmarks)
+    for name, indices in raw.regions.items():
+        assert np.array_equal(gt.regions[name], indices)
+    from_prepared = evaluate_folder(prepared, predictions, views_configs=["3"], progress=False)
+    from_raw = evaluate_folder(release, predictions, views_configs=["3"], progress=False)
+    assert from_prepared.to_dict()["results"] == from_raw.to_dict()["results"]

@@ -27,7 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(or .obj/.glb; optional {scene_id}_{views_config}.landmarks.json) against an H3DS "
         "release, write results JSON + CSV, and print the 'face / head' table (mm).",
     )
-    parser.add_argument("--source", type=Path, required=True, help="release folder or zip")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        required=True,
+        help="raw release (folder or zip) or a folder written by h3ds-hf prepare",
+    )
     parser.add_argument("--predictions", type=Path, required=True, metavar="DIR")
     add_source_arguments(parser)
     parser.add_argument("--views", type=_comma_list, metavar="3,4,...", help="views configs")

@@ -1,0 +1,92 @@
+"""Ground truth read back from a folder written by ``h3ds-hf prepare`` (or its Hub download).
+
+Someone who has the Hub dataset but not the raw release can still score reconstructions:
+``h3ds-hf evaluate --source <prepared folder>``. Only the ground-truth columns are read from
+the Parquet files (never the photos), one row group (= one scene) at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from h3ds_hf.benchmark import parse_config_name
+from h3ds_hf.catalog import Catalog, SceneInfo
+from h3ds_hf.errors import SourceError, UnknownSceneError
+from h3ds_hf.hub.prepare import MANIFEST_NAME
+from h3ds_hf.metric import arrow_rows, ground_truth_of
+from h3ds_hf.scene import GroundTruth
+
+#: Columns a ground truth needs.
+GT_COLUMNS = ["scene_id", "vertices", "faces", "landmarks", "regions"]
+_VIEW_INDEX = "views.list.element.view_index"
+
+
+def is_prepared_folder(path: str | Path) -> bool:
+    """Whether ``path`` is a folder written by ``h3ds-hf prepare``."""
+    return (Path(path) / MANIFEST_NAME).is_file()
+
+
+class PreparedRelease:
+    """A prepared dataset folder seen as a release: a catalog and ground truths by scene id.
+
+    The catalog lists the scenes of the ``test`` split with their tags, the views configs
+    prepared (their view indices as written) and the view count (from ``all-views`` when it
+    was prepared, else one more than the largest index used).
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        try:
+            manifest = json.loads((self.folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+            self._files = {
+                config: [self.folder / name for name in splits["test"]["files"]]
+                for config, splits in manifest["configs"].items()
+                if "test" in splits
+            }
+            release, version = str(manifest["release"]), str(manifest["catalog_version"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise SourceError(f"{self.folder} is not a prepared H3DS folder ({error})") from None
+        if not self._files:
+            raise SourceError(f"{self.folder} holds no 'test' split")
+        self.catalog = Catalog(release, version, None, self._scenes(release))
+        self.description = str(self.folder)
+
+    def ground_truth(self, scene_id: str) -> GroundTruth:
+        """The scene's ground truth: float64 vertices exactly as prepared from the OBJ."""
+        self.catalog.scene(scene_id)
+        files = next(iter(self._files.values()))
+        for path in files:
+            handle = pq.ParquetFile(path)
+            for group in range(handle.num_row_groups):
+                ids = handle.read_row_group(group, columns=["scene_id"]).column(0).to_pylist()
+                if scene_id in ids:
+                    table = handle.read_row_group(group, columns=GT_COLUMNS)
+                    rows = arrow_rows(table.to_struct_array())
+                    return ground_truth_of(rows[ids.index(scene_id)])
+        raise UnknownSceneError(f"scene {scene_id!r} is not in {self.folder}")
+
+    def _scenes(self, release: str) -> dict[str, SceneInfo]:
+        tags: dict[str, tuple[str, ...]] = {}
+        configs: dict[str, dict[str, tuple[int, ...]]] = {}
+        for config, files in self._files.items():
+            views_config = parse_config_name(config).views_config
+            table = pa.concat_tables(
+                pq.ParquetFile(path).read(columns=["scene_id", "tags", _VIEW_INDEX])
+                for path in files
+            )
+            for row in table.to_pylist():
+                scene_id = row["scene_id"]
+                tags[scene_id] = tuple(row["tags"])
+                indices = tuple(view["view_index"] for view in row["views"])
+                configs.setdefault(scene_id, {})[views_config or "all"] = indices
+        scenes = {}
+        for scene_id, by_config in configs.items():
+            everything = by_config.pop("all", ())
+            used = [index for indices in by_config.values() for index in indices]
+            views = len(everything) or 1 + max(used, default=0)
+            scenes[scene_id] = SceneInfo(scene_id, tags[scene_id], views, by_config)
+        return scenes
