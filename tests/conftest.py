@@ -28,6 +28,7 @@ os.environ.pop("HF_TOKEN", None)
 os.environ.pop("H3DS_ACCESS_TOKEN", None)
 
 # Imported after the environment is set: datasets and huggingface_hub read it at import time.
+import datasets  # noqa: E402
 import pytest  # noqa: E402
 
 from h3ds_hf.catalog import Catalog, load_catalog  # noqa: E402
@@ -49,6 +50,16 @@ class SyntheticRelease:
     @property
     def catalog(self) -> Catalog:
         return load_catalog(path=self.catalog_path)
+
+
+@pytest.fixture
+def private_datasets_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A datasets cache of the test's own, so builds never reuse another test's."""
+    cache = tmp_path / "hf" / "datasets"
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(cache))
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
+    return cache
 
 
 @pytest.fixture(scope="session")

@@ -20,13 +20,7 @@ from h3ds_hf.hub.local import load_local
 from h3ds_hf.hub.rows import dataset_configs, ground_truth_from_row
 from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES
 
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf" / "datasets"))
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf" / "datasets")
+pytestmark = pytest.mark.usefixtures("private_datasets_cache")
 
 
 # -- the raw truth, parsed independently of h3ds_hf's reader -------------------------------------

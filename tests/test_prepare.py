@@ -22,13 +22,7 @@ from h3ds_hf.hub.prepare import MANIFEST_NAME, prepare_dataset
 from h3ds_hf.hub.rows import dataset_configs, read_scene, scene_row
 from h3ds_hf.reader import open_release
 
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf" / "datasets"))
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf" / "datasets")
+pytestmark = pytest.mark.usefixtures("private_datasets_cache")
 
 
 @pytest.fixture(scope="module")
