@@ -182,7 +182,8 @@ def evaluate_folder(
         predictions: folder of ``{scene_id}_{views_config}.ply|obj|glb`` files.
         catalog: release description (default: inferred from the source's version.txt).
         token: access token for an encrypted zip (default ``$H3DS_ACCESS_TOKEN``).
-        views_configs: views configs to score (default: every config of the catalog).
+        views_configs: views configs to score (default: those of the catalog for which the
+            folder holds at least one reconstruction).
         tags: restrict to scenes carrying these tags (e.g. {'h3d-net'}).
         options: protocol, regions, alignment and heatmap folder.
         jobs: scenes scored in parallel processes (results identical to jobs=1).
@@ -199,6 +200,14 @@ def evaluate_folder(
         raise EvaluationError(f"unknown views config(s) {unknown}; known: {sorted(known, key=int)}")
     scene_ids = catalog.scene_ids(tags)
     found, missing = find_predictions(predictions, scene_ids, configs)
+    if not found:
+        raise EvaluationError(
+            f"no reconstruction named {{scene_id}}_{{views}}.ply|obj|glb in {predictions} for "
+            f"views config(s) {', '.join(configs)}"
+        )
+    if views_configs is None:  # score the views configs the folder has reconstructions for
+        configs = [c for c in configs if any(p.views_config == c for p in found)]
+        missing = [(scene_id, config) for scene_id, config in missing if config in configs]
     if options.heatmaps is not None:
         options.heatmaps.mkdir(parents=True, exist_ok=True)
     location = Path(release.description)

@@ -136,3 +136,11 @@ def test_prepared_folder_source_equals_raw_release(synthetic, release, predictio
     from_prepared = evaluate_folder(prepared, predictions, views_configs=["3"], progress=False)
     from_raw = evaluate_folder(release, predictions, views_configs=["3"], progress=False)
     assert from_prepared.to_dict()["results"] == from_raw.to_dict()["results"]
+
+
+def test_default_views_are_those_with_reconstructions(release, predictions, tmp_path):
+    run = evaluate_folder(release, predictions, progress=False)
+    assert run.views_configs == ["3", "16"]
+    assert not run.missing
+    with pytest.raises(EvaluationError, match="no reconstruction"):
+        evaluate_folder(release, tmp_path, progress=False)

@@ -35,7 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--predictions", type=Path, required=True, metavar="DIR")
     add_source_arguments(parser)
-    parser.add_argument("--views", type=_comma_list, metavar="3,4,...", help="views configs")
+    parser.add_argument(
+        "--views",
+        type=_comma_list,
+        metavar="3,4,...",
+        help="views configs to score (default: those the predictions folder has files for)",
+    )
     parser.add_argument("--tags", type=_comma_list, default=[], metavar="h3d-net,...")
     parser.add_argument("--protocol", choices=PROTOCOLS, default="h3ds")
     parser.add_argument(
