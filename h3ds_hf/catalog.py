@@ -219,6 +219,10 @@ def _scene(scene_id: str, tags: Any, views: Any, configs: Any, origin: str) -> S
         raise CatalogError(f"{where}: default_views_configs must be a table")
     views_configs: dict[str, tuple[int, ...]] = {}
     for config_id, indices in configs.items():
+        if not str(config_id).isdigit() or int(config_id) <= 0:
+            raise CatalogError(
+                f"{where}: views config ids are numbers of views (e.g. 3), got {config_id!r}"
+            )
         if not isinstance(indices, list) or not all(
             isinstance(i, int) and not isinstance(i, bool) and 0 <= i < views for i in indices
         ):

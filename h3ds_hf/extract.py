@@ -22,7 +22,13 @@ from tqdm.auto import tqdm
 from h3ds_hf.atomic import replace_folder
 from h3ds_hf.catalog import Catalog, catalog_for_version
 from h3ds_hf.errors import ChecksumError, OutputExistsError, UnsafeArchiveError
-from h3ds_hf.sources import CHUNK_BYTES, ZipSource, bounded_chunks, check_member_name
+from h3ds_hf.sources import (
+    IGNORED_PREFIX,
+    ZipSource,
+    bounded_chunks,
+    check_member_name,
+    file_chunks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,15 +96,17 @@ def _extract_into(source: ZipSource, staging: Path, progress: bool) -> str:
     ):
 
         def hashed_chunks() -> Iterator[bytes]:
-            for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
+            for chunk in file_chunks(handle):
                 digest.update(chunk)
                 bar.update(len(chunk))
                 yield chunk
 
         for name, data in source.stream_members(hashed_chunks()):
-            relative = _relative_to_release(name, source)
+            relative = (
+                None if name.startswith(IGNORED_PREFIX) else _relative_to_release(name, source)
+            )
             if relative is None:
-                for _ in data:  # a folder entry: nothing to write, but drain it
+                for _ in data:  # a folder or ignored entry: nothing to write, but drain it
                     pass
                 continue
             member = source.member(relative.as_posix())
@@ -113,9 +121,9 @@ def _extract_into(source: ZipSource, staging: Path, progress: bool) -> str:
 
 
 def _relative_to_release(name: str, source: ZipSource) -> PurePosixPath | None:
-    """The member's path relative to the release root; None for folder entries."""
+    """The member's path relative to the release root; None for folder and ignored entries."""
     pure = check_member_name(name, source.path)
-    if name.endswith("/"):
+    if name.endswith("/") or name.startswith(IGNORED_PREFIX):
         return None
     if source.prefix and not pure.as_posix().startswith(source.prefix):
         raise UnsafeArchiveError(f"{source.path}: member {name!r} is outside {source.prefix}")

@@ -18,6 +18,14 @@ from h3ds_hf.atomic import atomic_write_bytes
 from h3ds_hf.errors import MalformedFileError
 
 _SLASH_SUFFIX = re.compile(rb"/[^\s]*")
+_COMMENT = re.compile(rb"#[^\n]*")
+_BOM = b"\xef\xbb\xbf"
+
+
+def _without_comments(lines: list[bytes]) -> list[bytes]:
+    """The statements' lines with any trailing '# comment' removed."""
+    block = b"\n".join(lines)
+    return _COMMENT.sub(b"", block).split(b"\n") if b"#" in block else lines
 
 
 def read_obj(data: bytes, *, name: str = "OBJ") -> tuple[np.ndarray, np.ndarray]:
@@ -37,7 +45,9 @@ def read_obj(data: bytes, *, name: str = "OBJ") -> tuple[np.ndarray, np.ndarray]
     """
     vertex_lines: list[bytes] = []
     face_lines: list[bytes] = []
-    for line in data.splitlines():
+    for raw in data.removeprefix(_BOM).splitlines():
+        # Indented statements are rare: strip only those lines.
+        line = raw.lstrip() if raw[:1] in (b" ", b"\t") else raw
         head = line[:2]
         if head in (b"v ", b"v\t"):
             vertex_lines.append(line[2:])
@@ -45,8 +55,8 @@ def read_obj(data: bytes, *, name: str = "OBJ") -> tuple[np.ndarray, np.ndarray]
             face_lines.append(line[2:])
     if not vertex_lines:
         raise MalformedFileError(f"{name}: no vertices ('v' lines)")
-    vertices = _parse_vertices(vertex_lines, name)
-    faces = _parse_faces(face_lines, name)
+    vertices = _parse_vertices(_without_comments(vertex_lines), name)
+    faces = _parse_faces(_without_comments(face_lines), name)
     if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):
         raise MalformedFileError(
             f"{name}: face indices must lie in 1..{len(vertices)} (relative indices unsupported)"

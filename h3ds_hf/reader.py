@@ -123,7 +123,7 @@ class Release:
         """Landmark name -> GT vertex index, for the six H3DS landmarks."""
         self.catalog.scene(scene_id)
         name = self.landmarks_name(scene_id)
-        text = self.source.read_bytes(name).decode("utf-8", "replace")
+        text = self.source.read_bytes(name).decode("utf-8-sig", "replace")
         landmarks: dict[str, int] = {}
         for number, line in enumerate(text.splitlines(), start=1):
             fields = line.split()
@@ -146,7 +146,7 @@ class Release:
             )
         self.catalog.scene(scene_id)
         name = self.region_name(scene_id, region_id)
-        data = self.source.read_bytes(name)
+        data = self.source.read_bytes(name).removeprefix(b"\xef\xbb\xbf")
         if not data.strip():
             raise MalformedFileError(f"{name}: expected one vertex index per line, at least one")
         try:

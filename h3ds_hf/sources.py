@@ -42,6 +42,8 @@ MAX_MEMBER_BYTES = 8 << 30
 #: A member whose declared size exceeds this many times its compressed size (and 1 MiB) is a
 #: zip bomb: photos and masks barely compress, meshes about 4x.
 MAX_COMPRESSION_RATIO = 200
+#: Members under this folder (macOS resource forks) are ignored.
+IGNORED_PREFIX = "__MACOSX/"
 #: Sum of declared member sizes above which an archive is refused (the real v2 is ~10 GB).
 MAX_TOTAL_BYTES = 256 << 30
 
@@ -100,7 +102,6 @@ class _Member:
 
     name: str  # path inside the archive
     offset: int  # of the local header
-    end: int  # offset of whatever follows the member's data
     size: int  # declared uncompressed size
     encrypted: bool
 
@@ -141,7 +142,10 @@ class ZipSource:
             raise MissingFileError(f"missing file {name} in {self.description}")
         with self.path.open("rb") as handle:
             handle.seek(member.offset)
-            chunks = _file_chunks(handle, member.end - member.offset)
+            # Not bounded by the next member's offset: with a data descriptor (sizes stored
+            # after the data, as Info-ZIP writes them) the parser reads a little past the
+            # data before it knows where the member ends. Only one member is consumed.
+            chunks = file_chunks(handle)
             for _name, data in self.stream_members(chunks):
                 return b"".join(bounded_chunks(data, member, self.path))
         raise CorruptArchiveError(f"{self.path}: member {member.name} cannot be read")
@@ -164,7 +168,7 @@ def file_md5(path: Path) -> str:
     """md5 hex digest of a file, read in chunks."""
     digest = hashlib.md5(usedforsecurity=False)
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
+        for chunk in file_chunks(handle):
             digest.update(chunk)
     return digest.hexdigest()
 
@@ -218,15 +222,9 @@ def _password(token: str | None) -> bytes | None:
     return token.encode("utf-8") if token else None
 
 
-def _file_chunks(handle: BinaryIO, length: int | None = None) -> Iterator[bytes]:
-    remaining = length
-    while remaining is None or remaining > 0:
-        chunk = handle.read(CHUNK_BYTES if remaining is None else min(CHUNK_BYTES, remaining))
-        if not chunk:
-            return
-        if remaining is not None:
-            remaining -= len(chunk)
-        yield chunk
+def file_chunks(handle: BinaryIO) -> Iterator[bytes]:
+    """The rest of an open file, CHUNK_BYTES at a time."""
+    yield from iter(lambda: handle.read(CHUNK_BYTES), b"")
 
 
 def bounded_chunks(data: Iterator[bytes], member: _Member, archive: Path) -> Iterator[bytes]:
@@ -245,15 +243,15 @@ def _central_directory(path: Path) -> list[_Member]:
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
-            directory_start = archive.start_dir
     except zipfile.BadZipFile:
         raise CorruptArchiveError(f"{path} is not a zip archive or is truncated") from None
     except OSError as error:
         raise SourceError(f"cannot read {path}: {error.strerror}") from None
-    infos.sort(key=lambda info: info.header_offset)
+    # Resource forks that macOS's archiver adds are not part of the release.
+    infos = [info for info in infos if not info.filename.startswith(IGNORED_PREFIX)]
     total = 0
     members = []
-    for index, info in enumerate(infos):
+    for info in infos:
         check_member_name(info.filename, path)
         if stat.S_ISLNK(info.external_attr >> 16):
             raise UnsafeArchiveError(f"{path}: member {info.filename} is a symbolic link")
@@ -266,11 +264,8 @@ def _central_directory(path: Path) -> list[_Member]:
                 f"{info.compress_size} (zip bomb?)"
             )
         total += info.file_size
-        end = infos[index + 1].header_offset if index + 1 < len(infos) else directory_start
         members.append(
-            _Member(
-                info.filename, info.header_offset, end, info.file_size, bool(info.flag_bits & 1)
-            )
+            _Member(info.filename, info.header_offset, info.file_size, bool(info.flag_bits & 1))
         )
     if total > MAX_TOTAL_BYTES:
         raise UnsafeArchiveError(f"{path}: members declare {total} bytes in all (zip bomb?)")

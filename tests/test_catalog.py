@@ -124,3 +124,10 @@ def test_derive_checks_release_shape(tmp_path: Path):
     path.write_text(CUSTOM_TOML)
     with pytest.raises(SystemExit, match="2 scenes, expected 59"):
         derive(path, "v2")
+
+
+def test_views_config_ids_must_be_numbers(tmp_path: Path):
+    path = tmp_path / "named.toml"
+    path.write_text(CUSTOM_TOML.replace("3 = [0, 2, 4]", "front = [0, 2, 4]"))
+    with pytest.raises(CatalogError, match="numbers of views"):
+        load_catalog(path=path)

@@ -63,3 +63,10 @@ def test_write_is_atomic(tmp_path: Path):
     path = tmp_path / "mesh.obj"
     write_obj(path, np.zeros((3, 3)), np.array([[0, 1, 2]]))
     assert [p.name for p in tmp_path.iterdir()] == ["mesh.obj"]
+
+
+def test_bom_indentation_and_trailing_comments():
+    text = b"\xef\xbb\xbfv 0 0 0\n  v 1 0 0 # corner\n\tv 0 1 0\r\nf 1 2 3 # the only face\r\n"
+    vertices, faces = read_obj(text)
+    assert vertices.tolist() == [[0, 0, 0], [1, 0, 0], [0, 1, 0]]
+    assert faces.tolist() == [[0, 1, 2]]

@@ -55,6 +55,17 @@ def test_cameras_and_media(synthetic):
         release.image_bytes(scene.scene_id, scene.views)
 
 
+def test_byte_order_marks_are_tolerated(synthetic, copy):
+    scene_id = synthetic.catalog.scene_ids()[0]
+    for name in ("landmarks.txt", "regions/nose.txt"):
+        path = copy / scene_id / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    ours = open_release(copy, catalog_path=synthetic.catalog_path).ground_truth(scene_id)
+    clean = open_release(synthetic.folder, catalog_path=synthetic.catalog_path)
+    assert dict(ours.landmarks) == clean.landmarks(scene_id)
+    assert np.array_equal(ours.regions["nose"], clean.region(scene_id, "nose"))
+
+
 def test_release_inferred_from_version(synthetic, copy):
     with pytest.raises(CatalogError, match="--catalog"):
         open_release(copy)

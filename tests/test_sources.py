@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -156,3 +158,26 @@ def test_md5_mismatch_during_extraction_leaves_nothing(synthetic, tmp_path):
             progress=False,
         )
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(shutil.which("zip") is None, reason="needs Info-ZIP's zip command")
+@pytest.mark.parametrize("top_folder", [False, True])
+def test_info_zip_archives_with_data_descriptors(synthetic, tmp_path, top_folder):
+    """Info-ZIP stores sizes after the data (flag bit 3) when encrypting: read them in place,
+    and ignore the __MACOSX folder macOS's archiver adds."""
+    root = tmp_path / "h3ds"
+    shutil.copytree(synthetic.folder, root)
+    (tmp_path / "__MACOSX").mkdir()
+    (tmp_path / "__MACOSX" / "._version.txt").write_bytes(b"\x00\x05\x16\x07")
+    archive = tmp_path / "infozip.zip"
+    members = ["h3ds", "__MACOSX"] if top_folder else ["."]
+    cwd = tmp_path if top_folder else root
+    subprocess.run(["zip", "-q", "-r", "-P", "pw", str(archive), *members], cwd=cwd, check=True)
+    source = ZipSource(archive, token="pw")
+    assert any(info.flag_bits & 8 for info in zipfile.ZipFile(archive).infolist())
+    folder = FolderSource(synthetic.folder)
+    assert source.names() == folder.names()
+    for name in sorted(folder.names())[:: max(1, len(folder.names()) // 15)]:
+        assert source.read_bytes(name) == folder.read_bytes(name)
+    extract_release(archive, tmp_path / "out", token="pw", progress=False)
+    assert tree(tmp_path / "out") == tree(synthetic.folder)
