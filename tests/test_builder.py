@@ -250,3 +250,30 @@ def test_extra_image_is_refused(synthetic, tmp_path: Path) -> None:
     (folder / scene_id / "image" / f"img_{views:04d}.jpg").write_bytes(image.getvalue())
     with pytest.raises(SourceError, match=rf"{scene_id} holds {views + 1} images.*expects {views}"):
         load_local(folder, "3-views", catalog_path=synthetic.catalog_path, cache_dir=tmp_path)
+
+
+def test_exif_rotated_photos_are_reported(synthetic, tmp_path, caplog):
+    """datasets rotates photos by their EXIF orientation on decoding; the cameras do not."""
+    import io
+    import logging
+    import shutil
+
+    from PIL import Image
+
+    from h3ds_hf.hub.rows import read_scene
+    from h3ds_hf.reader import open_release
+
+    copy = Path(shutil.copytree(synthetic.folder, tmp_path / "release"))
+    scene_id = synthetic.catalog.scene_ids()[0]
+    photo = copy / scene_id / "image" / "img_0002.jpg"
+    with Image.open(photo) as image:
+        exif = image.getexif()
+        exif[0x0112] = 6  # rotate 90 degrees on display
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", exif=exif)
+    photo.write_bytes(buffer.getvalue())
+    release = open_release(copy, catalog_path=synthetic.catalog_path)
+    with caplog.at_level(logging.WARNING, logger="h3ds_hf.hub.rows"):
+        read_scene(release, scene_id, [1, 2, 3])
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "view 2: EXIF orientation 6" in warnings[0]

@@ -9,11 +9,15 @@ so preparing all configs reads every file of the source exactly once.
 
 from __future__ import annotations
 
+import io
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import PIL.ExifTags
+import PIL.Image
 
 from h3ds_hf.benchmark import SPLITS, config_names, parse_config_name
 from h3ds_hf.cameras import decompose_projection, normalization_matrix
@@ -26,6 +30,8 @@ from h3ds_hf.errors import (
 )
 from h3ds_hf.reader import Cameras, Release
 from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES, GroundTruth
+
+logger = logging.getLogger(__name__)
 
 #: Missing files named in an error message before the rest is only counted.
 SHOWN_MISSING = 10
@@ -161,12 +167,29 @@ class SceneData:
     masks: Media
 
 
+def _warn_if_rotated(jpeg: bytes, scene_id: str, view: int) -> None:
+    """Warn about an EXIF orientation: datasets' Image feature rotates such photos when
+    decoding, while the cameras (and the reference's loader) describe the stored pixels."""
+    with PIL.Image.open(io.BytesIO(jpeg)) as image:
+        orientation = image.getexif().get(PIL.ExifTags.Base.Orientation)
+    if orientation not in (None, 1):
+        logger.warning(
+            "scene %s view %d: EXIF orientation %s; decoded images will be rotated relative "
+            "to the cameras (read image['bytes'] to get the stored pixels)",
+            scene_id,
+            view,
+            orientation,
+        )
+
+
 def read_scene(release: Release, scene_id: str, views: Iterable[int]) -> SceneData:
     """Read one scene: ground truth, cameras and the photos and masks of ``views``."""
     wanted = sorted(set(views))
     images, masks = Media(), Media()
     for view in wanted:
-        images.add(view, release.image_bytes(scene_id, view))
+        photo = release.image_bytes(scene_id, view)
+        _warn_if_rotated(photo, scene_id, view)
+        images.add(view, photo)
         masks.add(view, release.mask_bytes(scene_id, view))
     ground_truth = release.ground_truth(scene_id)
     if len(ground_truth.vertices) > _INT32_MAX:
