@@ -21,8 +21,9 @@ DEFAULT_CONFIG = "3-views"
 REPORTED_REGIONS: tuple[str, ...] = ("face", "head")
 #: Split name -> scene tag it selects (None = every scene of the release).
 SPLITS: dict[str, str | None] = {"test": None, "h3d_net": "h3d-net"}
-#: Official release whose configs carry no prefix; the others are prefixed ('v1-3-views').
-UNPREFIXED_RELEASE = "v2"
+#: Official releases whose config names and task ids carry their name ('v1-3-views'); the
+#: newest release (v2) and custom catalogs do not.
+PREFIXED_RELEASES = frozenset({"v1"})
 
 _CONFIG_NAME = re.compile(r"^(?:(v\d+)-)?(?:(\d+)-views|(all)-views)$")
 
@@ -44,7 +45,7 @@ def config_name(release: str, views_config: str | None) -> str:
     """Dataset config name of a views config: ('v2', '3') -> '3-views', ('v1', '3') ->
     'v1-3-views', (any, None) -> 'all-views' (prefixed for v1)."""
     base = ALL_VIEWS if views_config is None else f"{views_config}-views"
-    return base if release not in {"v1"} else f"{release}-{base}"
+    return f"{release}-{base}" if release in PREFIXED_RELEASES else base
 
 
 def parse_config_name(name: str) -> ConfigName:
@@ -65,5 +66,5 @@ def config_names(catalog: Catalog) -> list[str]:
 def task_id(region: str, release: str, views_config: str) -> str:
     """Benchmark task id: ('face', 'v2', '3') -> 'face_chamfer_3views';
     ('head', 'v1', '3') -> 'head_chamfer_v1_3views'."""
-    prefix = f"{release}_" if release in {"v1"} else ""
+    prefix = f"{release}_" if release in PREFIXED_RELEASES else ""
     return f"{region}_chamfer_{prefix}{views_config}views"

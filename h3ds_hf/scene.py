@@ -40,7 +40,3 @@ class GroundTruth:
     faces: np.ndarray
     landmarks: Mapping[str, int] = field(default_factory=dict)
     regions: Mapping[str, np.ndarray] = field(default_factory=dict)
-
-    def landmark_points(self, names: tuple[str, ...] = LANDMARK_NAMES) -> np.ndarray:
-        """Return the (len(names), 3) float64 positions of the named landmarks, mm."""
-        return self.vertices[[self.landmarks[name] for name in names]]

@@ -91,10 +91,6 @@ class FolderSource:
         except OSError as error:
             raise SourceError(f"cannot read {path}: {error.strerror}") from None
 
-    def path_of(self, name: str) -> Path:
-        """The file's path on disk (folders only), for readers that want a path."""
-        return self.root / name
-
 
 @dataclass(frozen=True)
 class _Member:
