@@ -136,6 +136,12 @@ def test_prepared_folder_source_equals_raw_release(synthetic, release, predictio
     from_prepared = evaluate_folder(prepared, predictions, views_configs=["3"], progress=False)
     from_raw = evaluate_folder(release, predictions, views_configs=["3"], progress=False)
     assert from_prepared.to_dict()["results"] == from_raw.to_dict()["results"]
+    # A download of the published repository has no prepare manifest (it stays local).
+    downloaded = Path(shutil.copytree(prepared, tmp_path / "download"))
+    (downloaded / ".h3ds-hf-prepare.json").unlink()
+    from_download = evaluate_folder(downloaded, predictions, views_configs=["3"], progress=False)
+    assert from_download.to_dict()["results"] == from_raw.to_dict()["results"]
+    assert from_download.release == release.catalog.name
 
 
 def test_default_views_are_those_with_reconstructions(release, predictions, tmp_path):

@@ -25,9 +25,28 @@ GT_COLUMNS = ["scene_id", "vertices", "faces", "landmarks", "regions"]
 _VIEW_INDEX = "views.list.element.view_index"
 
 
+def _test_shards(folder: Path) -> dict[str, list[Path]]:
+    """Config name -> its 'test' Parquet shards, for every config folder of a prepared folder."""
+    shards = {}
+    for config in sorted(path for path in folder.iterdir() if path.is_dir()):
+        files = sorted(config.glob("test-*.parquet"))
+        try:
+            parse_config_name(config.name)
+        except ValueError:
+            continue
+        if files:
+            shards[config.name] = files
+    return shards
+
+
 def is_prepared_folder(path: str | Path) -> bool:
-    """Whether ``path`` is a folder written by ``h3ds-hf prepare``."""
-    return (Path(path) / MANIFEST_NAME).is_file()
+    """Whether ``path`` is a folder written by ``h3ds-hf prepare``, or a download of the Hub
+    dataset it published (config folders of Parquet shards)."""
+    path = Path(path)
+    return path.is_dir() and (
+        (path / MANIFEST_NAME).is_file()
+        or ((path / "README.md").is_file() and bool(_test_shards(path)))
+    )
 
 
 class PreparedRelease:
@@ -35,24 +54,23 @@ class PreparedRelease:
 
     The catalog lists the scenes of the ``test`` split with their tags, the views configs
     prepared (their view indices as written) and the view count (from ``all-views`` when it
-    was prepared, else one more than the largest index used).
+    was prepared, else one more than the largest index used). Its version is the one recorded
+    by ``prepare`` ('unknown' in a Hub download, which does not carry that record).
     """
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
+        self._files = _test_shards(self.folder)
+        if not self._files:
+            raise SourceError(f"{self.folder} holds no config folder with a 'test' split")
         try:
             manifest = json.loads((self.folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-            self._files = {
-                config: [self.folder / name for name in splits["test"]["files"]]
-                for config, splits in manifest["configs"].items()
-                if "test" in splits
-            }
-            release, version = str(manifest["release"]), str(manifest["catalog_version"])
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise SourceError(f"{self.folder} is not a prepared H3DS folder ({error})") from None
-        if not self._files:
-            raise SourceError(f"{self.folder} holds no 'test' split")
-        self.catalog = Catalog(release, version, None, self._scenes(release))
+            version = str(manifest["catalog_version"])
+        except (OSError, ValueError, KeyError, TypeError):
+            version = "unknown"
+        first = next(iter(self._files.values()))[0]
+        release = pq.ParquetFile(first).read_row_group(0, columns=["release"]).column(0)[0].as_py()
+        self.catalog = Catalog(str(release), version, None, self._scenes())
         self.description = str(self.folder)
 
     def ground_truth(self, scene_id: str) -> GroundTruth:
@@ -69,7 +87,7 @@ class PreparedRelease:
                     return ground_truth_of(rows[ids.index(scene_id)])
         raise UnknownSceneError(f"scene {scene_id!r} is not in {self.folder}")
 
-    def _scenes(self, release: str) -> dict[str, SceneInfo]:
+    def _scenes(self) -> dict[str, SceneInfo]:
         tags: dict[str, tuple[str, ...]] = {}
         configs: dict[str, dict[str, tuple[int, ...]]] = {}
         for config, files in self._files.items():
