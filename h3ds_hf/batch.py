@@ -143,9 +143,7 @@ def evaluate_scene(
                 read_landmarks(prediction.landmarks_path) if prediction.landmarks_path else None
             )
         except EvaluationError as error:
-            scored.append(
-                ScoredPrediction.failure(prediction, digest, options.protocol, str(error))
-            )
+            scored.append(ScoredPrediction.failure(prediction, digest, str(error)))
             continue
         result = evaluator.evaluate(
             (vertices, faces),

@@ -61,7 +61,7 @@ class ScoredPrediction:
         )
 
     @classmethod
-    def failure(cls, prediction: Any, sha256: str, protocol: str, reason: str) -> ScoredPrediction:
+    def failure(cls, prediction: Any, sha256: str, reason: str) -> ScoredPrediction:
         return cls(
             prediction.scene_id,
             prediction.views_config,

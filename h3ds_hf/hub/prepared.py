@@ -8,6 +8,7 @@ the Parquet files (never the photos), one row group (= one scene) at a time.
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from pathlib import Path
 
 import pyarrow as pa
@@ -76,16 +77,22 @@ class PreparedRelease:
     def ground_truth(self, scene_id: str) -> GroundTruth:
         """The scene's ground truth: float64 vertices exactly as prepared from the OBJ."""
         self.catalog.scene(scene_id)
-        files = next(iter(self._files.values()))
-        for path in files:
+        if scene_id not in self._locations:
+            raise UnknownSceneError(f"scene {scene_id!r} is not in {self.folder}")
+        path, group, row = self._locations[scene_id]
+        table = pq.ParquetFile(path).read_row_group(group, columns=GT_COLUMNS)
+        return ground_truth_of(arrow_rows(table.to_struct_array())[row])
+
+    @cached_property
+    def _locations(self) -> dict[str, tuple[Path, int, int]]:
+        """Scene id -> (shard, row group, row) in the first config's 'test' split."""
+        where = {}
+        for path in next(iter(self._files.values())):
             handle = pq.ParquetFile(path)
             for group in range(handle.num_row_groups):
                 ids = handle.read_row_group(group, columns=["scene_id"]).column(0).to_pylist()
-                if scene_id in ids:
-                    table = handle.read_row_group(group, columns=GT_COLUMNS)
-                    rows = arrow_rows(table.to_struct_array())
-                    return ground_truth_of(rows[ids.index(scene_id)])
-        raise UnknownSceneError(f"scene {scene_id!r} is not in {self.folder}")
+                where.update({scene_id: (path, group, row) for row, scene_id in enumerate(ids)})
+        return where
 
     def _scenes(self) -> dict[str, SceneInfo]:
         tags: dict[str, tuple[str, ...]] = {}
