@@ -4,7 +4,11 @@
 of the whole head and of each cut region, the exact closest-point index of its surface) and
 builds each of them at most once, so scoring several predictions of a scene (one per views
 config) pays for them once. Per prediction, one nearest-vertex tree over the (landmark-aligned)
-prediction serves every ICP iteration of every region and the GT -> prediction distances.
+prediction serves every ICP iteration of every region and the GT -> prediction distances; ICP
+searches it again only for points whose match may have changed
+(:class:`~h3ds_hf.evaluation.matching.AnchoredMatcher`), and prediction -> GT distances are
+searched in blocks of neighbouring predicted vertices
+(:class:`~h3ds_hf.evaluation.blocktree.BlockTree`).
 
 Protocol "h3ds" reproduces h3ds 0.4.0 ``H3DS.evaluate_scene``:
 
@@ -16,8 +20,9 @@ Protocol "h3ds" reproduces h3ds 0.4.0 ``H3DS.evaluate_scene``:
 3. nearest-vertex distances GT (cut to the region for "face") -> prediction and back.
 
 GT -> prediction distances use the identity |g - T⁻¹p| = |Tg - p| / s for the similarity T of
-scale s: the moved GT is queried against the tree already built on the prediction instead of
-building a second tree on the moved prediction. The two differ by float rounding only (1e-13 mm).
+scale s: the moved GT is matched against the prediction's tree (and the ICP's last matches)
+instead of building a second tree on the moved prediction. The two differ by float rounding
+only (1e-13 mm).
 
 Protocol "surface": one alignment for both regions (landmarks, then ICP of the GT 'face' region,
 never reflecting, similarity or rigid: nearest-vertex iterations, then closest-surface-point
@@ -40,8 +45,10 @@ from h3ds_hf.evaluation.alignment import (
     apply_transform,
     icp,
     landmark_alignment,
-    nearest_vertex_matcher,
+    transformed,
 )
+from h3ds_hf.evaluation.blocktree import BlockTree
+from h3ds_hf.evaluation.matching import AnchoredMatcher
 from h3ds_hf.evaluation.meshes import mesh_arrays, validate_landmarks, validate_mesh
 from h3ds_hf.evaluation.neighbors import NearestVertex, spatial_order
 from h3ds_hf.evaluation.results import AlignmentDiagnostics, PairResult, region_result
@@ -78,7 +85,7 @@ class SceneEvaluator:
         self._vertices, self._faces = validate_mesh(
             gt.vertices, gt.faces, what=f"ground truth of scene {gt.scene_id}"
         )
-        self._trees: dict[str | None, NearestVertex] = {}
+        self._trees: dict[str | None, BlockTree] = {}
         self._orders: dict[str | None, np.ndarray] = {}
         self._surface: SurfaceIndex | None = None
         self._cut_face_masks: dict[str, np.ndarray] = {}
@@ -175,12 +182,9 @@ class SceneEvaluator:
             raise UnknownRegionError(f"unknown region {region_id!r}; expected {REGION_NAMES}")
         vertices, faces = validate_mesh(pred_vertices, pred_faces)
         vertices = self._landmark_step(vertices, landmarks_pred, scale=True)
-        pred_tree = NearestVertex(vertices)
-        source = self._points(region_id or "face")
-        fit = icp(source, nearest_vertex_matcher(pred_tree, source))
+        prediction = _SortedPrediction(vertices)
+        fit, d_gt_pred, d_pred_gt = self._h3ds_region(prediction, region_id or "face", region_id)
         aligned = apply_transform(np.linalg.inv(fit.matrix), vertices)
-        d_gt_pred = self._gt_to_pred(fit, pred_tree, region_id)
-        d_pred_gt, _ = self._tree(region_id).query(aligned, order=spatial_order(vertices))
         return d_gt_pred, d_pred_gt, self.cut(region_id), (aligned, faces)
 
     def cut(self, region_id: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -207,17 +211,10 @@ class SceneEvaluator:
         regions: tuple[str, ...],
         keep_arrays: bool,
     ) -> dict[str, Any]:
-        vertices = self._landmark_step(vertices, landmarks_pred, scale=True)
-        pred_tree = NearestVertex(vertices)
-        pred_order = spatial_order(vertices)
+        prediction = _SortedPrediction(self._landmark_step(vertices, landmarks_pred, scale=True))
         scored = {}
         for name in regions:
-            icp_region, cut_region = EVALUATION_REGIONS[name]
-            source = self._points(icp_region)
-            fit = icp(source, nearest_vertex_matcher(pred_tree, source))
-            aligned = apply_transform(np.linalg.inv(fit.matrix), vertices)
-            d_gt_pred = self._gt_to_pred(fit, pred_tree, cut_region)
-            d_pred_gt, _ = self._tree(cut_region).query(aligned, order=pred_order)
+            fit, d_gt_pred, d_pred_gt = self._h3ds_region(prediction, *EVALUATION_REGIONS[name])
             scored[name] = region_result(
                 name, d_gt_pred, d_pred_gt, _diagnostics(fit), keep_arrays=keep_arrays
             )
@@ -242,7 +239,7 @@ class SceneEvaluator:
         # _SURFACE_ICP_POINTS evenly strided GT points to bound its cost.
         coarse = icp(
             source,
-            nearest_vertex_matcher(NearestVertex(vertices), source),
+            AnchoredMatcher(NearestVertex(vertices), len(source)),
             reflection=False,
             scale=similarity,
         )
@@ -299,15 +296,32 @@ class SceneEvaluator:
         matrix = landmark_alignment(source, target, scale=scale)
         return apply_transform(matrix, vertices)
 
-    def _gt_to_pred(
-        self, fit: IcpFit, pred_tree: NearestVertex, region_id: str | None
-    ) -> np.ndarray:
-        """Distances (mm) of GT (region) vertices to the prediction moved by fit⁻¹."""
-        distances, _ = pred_tree.query(
-            apply_transform(fit.matrix, self._points(region_id)), order=self._order(region_id)
-        )
-        distances /= fit.scale
-        return distances
+    def _h3ds_region(
+        self, prediction: _SortedPrediction, icp_region: str, cut_region: str | None
+    ) -> tuple[IcpFit, np.ndarray, np.ndarray]:
+        """The reference's ICP on ``icp_region`` and its distances for ``cut_region``.
+
+        Returns:
+            fit: the GT-to-prediction ICP; d_gt_pred: (K,) distances (mm) of the GT vertices of
+            ``cut_region`` (region order; all vertices for None) to the aligned prediction;
+            d_pred_gt: (M,) distances of the aligned predicted vertices to them.
+        """
+        source = self._spatial(icp_region)
+        matcher = AnchoredMatcher(prediction.tree, len(source))
+        fit = icp(self._vertices[source], matcher)
+        # GT -> prediction, on the prediction's own tree: |g - T⁻¹p| = |Tg - p| / s. The ICP's
+        # source points reuse the matcher's last searches; the others search the tree.
+        distances = np.empty(len(self._vertices))
+        distances[source] = matcher.nearest(transformed(fit.matrix, self._vertices[source]))[0]
+        if cut_region is None:
+            others = self._spatial_outside(icp_region)
+            moved = transformed(fit.matrix, self._vertices[others])
+            distances[others] = prediction.tree.query(moved)[0]
+        d_gt_pred = distances if cut_region is None else distances[self._region(cut_region)]
+        d_gt_pred /= fit.scale
+        aligned = transformed(np.linalg.inv(fit.matrix), prediction.vertices)
+        d_pred_gt = prediction.unsorted(self._tree(cut_region).query(aligned)[0])
+        return fit, d_gt_pred, d_pred_gt
 
     def _region(self, region_id: str) -> np.ndarray:
         if region_id not in REGION_NAMES:
@@ -326,16 +340,26 @@ class SceneEvaluator:
         """(K, 3) GT vertices of a region, in region order; all vertices for None."""
         return self._vertices if region_id is None else self._vertices[self._region(region_id)]
 
-    def _tree(self, region_id: str | None) -> NearestVertex:
+    def _tree(self, region_id: str | None) -> BlockTree:
         if region_id not in self._trees:
-            self._trees[region_id] = NearestVertex(self._points(region_id))
+            self._trees[region_id] = BlockTree(self._points(region_id))
         return self._trees[region_id]
 
-    def _order(self, region_id: str | None) -> np.ndarray:
-        """Cached :func:`spatial_order` of a region's GT vertices (all for None)."""
+    def _spatial(self, region_id: str | None) -> np.ndarray:
+        """Cached GT vertex indices of a region (all for None) in :func:`spatial_order`."""
         if region_id not in self._orders:
-            self._orders[region_id] = spatial_order(self._points(region_id))
+            indices = (
+                np.arange(len(self._vertices)) if region_id is None else self._region(region_id)
+            )
+            self._orders[region_id] = indices[spatial_order(self._vertices[indices])]
         return self._orders[region_id]
+
+    def _spatial_outside(self, region_id: str) -> np.ndarray:
+        """GT vertex indices outside a region, in spatial order."""
+        everything = self._spatial(None)
+        inside = np.zeros(len(self._vertices), dtype=bool)
+        inside[self._region(region_id)] = True
+        return everything[~inside[everything]]
 
     def _cut_face_mask(self, region_id: str) -> np.ndarray:
         """(F,) bool: GT faces whose three vertices are all in the region."""
@@ -351,6 +375,28 @@ class SceneEvaluator:
                 raise EvaluationError(f"scene {self.gt.scene_id}: the GT mesh has no faces")
             self._surface = SurfaceIndex(self._vertices, self._faces)
         return self._surface
+
+
+class _SortedPrediction:
+    """A prediction's vertices in spatial order, with the search tree built on them.
+
+    Searching spatially ordered points (and a tree over them) keeps memory accesses local:
+    the ICP matching runs ~25% faster than on the file's vertex order.
+
+    Args:
+        vertices: (M, 3) predicted vertices (mm), file order.
+    """
+
+    def __init__(self, vertices: np.ndarray) -> None:
+        self.order = spatial_order(vertices)
+        self.vertices = np.ascontiguousarray(vertices[self.order])  # (M, 3) spatial order
+        self.tree = NearestVertex(self.vertices)
+
+    def unsorted(self, values: np.ndarray) -> np.ndarray:
+        """(M,) per-vertex values given in spatial order, back in file order."""
+        out = np.empty_like(values)
+        out[self.order] = values
+        return out
 
 
 def evaluate_pair(

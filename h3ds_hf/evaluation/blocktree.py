@@ -1,0 +1,273 @@
+"""Exact nearest vertex for large batches of spatially ordered queries (numba, all cores).
+
+Scoring a prediction asks the nearest GT vertex of every one of its ~655k vertices, most of
+them far from the region being scored (the back of the head against the face). A kd-tree pays
+for far queries in the many cells that lie almost as far as the answer; answering each query
+alone repeats that work for every neighbouring query. Here queries come in blocks of
+:data:`BLOCK` consecutive points of a spatial order (neighbours in space): a block walks the
+tree once, pruning every node farther from the block's bounding box than the block's worst
+current answer, and only inside the leaves it reaches does each query test the points it can
+still improve on. Measured on the benchmark head: 2.5x faster than pykdtree (OpenMP) on the far
+face-region queries, 1.5x on near ones, identical answers.
+
+The tree splits the widest side of each node's tight bounding box at its middle (the median
+when that would leave fewer than a quarter of the points on one side, which bounds the depth),
+and stores each leaf's points contiguously.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from h3ds_hf.evaluation.neighbors import as_points, compact_blocks
+
+#: Queries per block: large enough to share the walk, small enough to keep blocks compact.
+BLOCK = 32
+# Points per leaf: 32 was fastest on 28k-164k GT regions queried by 655k points.
+_LEAFSIZE = 32
+# A midpoint split keeping fewer than this fraction on one side falls back to the median.
+_MIN_SIDE = 0.25
+
+
+@numba.njit(cache=True)
+def _select(work: np.ndarray, perm: np.ndarray, axis: int, start: int, end: int, kth: int):
+    """Quickselect rows of work[start:end] (and perm alongside) so row kth holds the median."""
+    lo, hi = start, end - 1
+    while lo < hi:
+        pivot = work[(lo + hi) // 2, axis]
+        i, j = lo, hi
+        while i <= j:
+            while work[i, axis] < pivot:
+                i += 1
+            while work[j, axis] > pivot:
+                j -= 1
+            if i <= j:
+                for a in range(3):
+                    work[i, a], work[j, a] = work[j, a], work[i, a]
+                perm[i], perm[j] = perm[j], perm[i]
+                i += 1
+                j -= 1
+        if kth <= j:
+            hi = j
+        elif kth >= i:
+            lo = i
+        else:
+            break
+
+
+@numba.njit(cache=True)
+def _split(work: np.ndarray, perm: np.ndarray, axis: int, start: int, end: int, value: float):
+    """Partition rows of work[start:end] by coordinate < value; return the first row >= value."""
+    i, j = start, end - 1
+    while i <= j:
+        if work[i, axis] < value:
+            i += 1
+        else:
+            for a in range(3):
+                work[i, a], work[j, a] = work[j, a], work[i, a]
+            perm[i], perm[j] = perm[j], perm[i]
+            j -= 1
+    return i
+
+
+@numba.njit(cache=True)
+def _build(points: np.ndarray, leafsize: int):
+    """Build the tree over (N, 3) points, N >= 1.
+
+    Returns:
+        perm (N,) original index of each stored point; stored (N, 3) points in leaf order;
+        low, high (nodes, 3) tight node boxes; start, end (nodes,) stored-point ranges;
+        left (nodes,) first child (the second is left + 1), -1 for leaves; depth of the tree.
+    """
+    n = points.shape[0]
+    perm = np.arange(n)
+    work = points.copy()
+    # Every split leaves >= 1/4 of the points on each side, so leaves hold >= leafsize / 4.
+    capacity = 2 * (4 * n // max(leafsize, 1) + 1)
+    low = np.empty((capacity, 3))
+    high = np.empty((capacity, 3))
+    start = np.empty(capacity, np.int64)
+    end = np.empty(capacity, np.int64)
+    left = np.full(capacity, -1, np.int64)
+    node_depth = np.zeros(capacity, np.int64)
+    start[0], end[0] = 0, n
+    count = 1
+    depth = 0
+    stack = np.empty(capacity, np.int64)
+    stack[0] = 0
+    top = 1
+    while top > 0:
+        top -= 1
+        node = stack[top]
+        s, e = start[node], end[node]
+        depth = max(depth, node_depth[node])
+        for a in range(3):
+            low[node, a] = np.inf
+            high[node, a] = -np.inf
+        for i in range(s, e):
+            for a in range(3):
+                low[node, a] = min(low[node, a], work[i, a])
+                high[node, a] = max(high[node, a], work[i, a])
+        if e - s <= leafsize:
+            continue
+        axis = 0
+        for a in range(1, 3):
+            if high[node, a] - low[node, a] > high[node, axis] - low[node, axis]:
+                axis = a
+        if not high[node, axis] > low[node, axis]:
+            continue  # all points coincide: one leaf, whatever its size
+        mid = _split(work, perm, axis, s, e, 0.5 * (low[node, axis] + high[node, axis]))
+        if min(mid - s, e - mid) < _MIN_SIDE * (e - s):
+            mid = s + (e - s) // 2
+            _select(work, perm, axis, s, e, mid)
+        left[node] = count
+        for child, (cs, ce) in enumerate(((s, mid), (mid, e))):
+            start[count + child], end[count + child] = cs, ce
+            node_depth[count + child] = node_depth[node] + 1
+            stack[top] = count + child
+            top += 1
+        count += 2
+    return (
+        perm,
+        work,
+        low[:count].copy(),
+        high[:count].copy(),
+        start[:count].copy(),
+        end[:count].copy(),
+        left[:count].copy(),
+        depth,
+    )
+
+
+@numba.njit(cache=True, inline="always")
+def _gap2(low_a, high_a, low_b, high_b) -> float:
+    """Squared distance between two axis-aligned boxes given by (3,) corner arrays."""
+    total = 0.0
+    for a in range(3):
+        gap = max(low_b[a] - high_a[a], low_a[a] - high_b[a], 0.0)
+        total += gap * gap
+    return total
+
+
+@numba.njit(cache=True, parallel=True)
+def _query_blocks(stored, low, high, start, end, left, depth, queries, bounds, out_d2, out_row):
+    """Nearest stored point of every query, block by block (blocks run in parallel).
+
+    Args:
+        queries: (Q, 3) in spatial order; bounds: (B + 1,) block boundaries into queries.
+        out_d2: (Q,) squared distances; out_row: (Q,) rows into ``stored`` (both written;
+            among equidistant points the first one found is kept).
+    """
+    for b in numba.prange(len(bounds) - 1):
+        s, e = bounds[b], bounds[b + 1]
+        block_low = np.full(3, np.inf)
+        block_high = np.full(3, -np.inf)
+        for j in range(s, e):
+            out_d2[j] = np.inf
+            out_row[j] = -1
+            for a in range(3):
+                block_low[a] = min(block_low[a], queries[j, a])
+                block_high[a] = max(block_high[a], queries[j, a])
+        worst = np.inf  # the block's largest squared distance so far
+        nodes = np.empty(2 * depth + 2, np.int64)
+        gaps = np.empty(2 * depth + 2)
+        nodes[0], gaps[0] = 0, 0.0
+        top = 1
+        while top > 0:
+            top -= 1
+            node = nodes[top]
+            if gaps[top] > worst:
+                continue
+            child = left[node]
+            if child >= 0:
+                # Push the farther child first so the nearer one is searched first.
+                near_gap = _gap2(block_low, block_high, low[child], high[child])
+                far_gap = _gap2(block_low, block_high, low[child + 1], high[child + 1])
+                near, far = child, child + 1
+                if far_gap < near_gap:
+                    near, far = far, near
+                    near_gap, far_gap = far_gap, near_gap
+                nodes[top], gaps[top] = far, far_gap
+                nodes[top + 1], gaps[top + 1] = near, near_gap
+                top += 2
+                continue
+            for j in range(s, e):
+                x, y, z = queries[j, 0], queries[j, 1], queries[j, 2]
+                best = out_d2[j]
+                bx = max(low[node, 0] - x, x - high[node, 0], 0.0)
+                by = max(low[node, 1] - y, y - high[node, 1], 0.0)
+                bz = max(low[node, 2] - z, z - high[node, 2], 0.0)
+                if bx * bx + by * by + bz * bz > best:
+                    continue  # this leaf cannot improve query j
+                row = out_row[j]
+                for p in range(start[node], end[node]):
+                    dx = stored[p, 0] - x
+                    dy = stored[p, 1] - y
+                    dz = stored[p, 2] - z
+                    d2 = dx * dx + dy * dy + dz * dz
+                    if d2 < best:
+                        best = d2
+                        row = p
+                out_d2[j] = best
+                out_row[j] = row
+            worst = 0.0
+            for j in range(s, e):
+                worst = max(worst, out_d2[j])
+
+
+class BlockTree:
+    """Exact nearest-vertex index answering spatially ordered query batches in blocks.
+
+    Args:
+        points: (N, 3) float64 coordinates (mm), N >= 1.
+    """
+
+    def __init__(self, points: np.ndarray) -> None:
+        self.points = as_points(points)
+        if len(self.points) == 0:
+            raise ValueError("a BlockTree needs at least one point")
+        (
+            self._perm,
+            self._stored,
+            self._low,
+            self._high,
+            self._start,
+            self._end,
+            self._left,
+            self._depth,
+        ) = _build(self.points, _LEAFSIZE)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def query(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest indexed point of every query.
+
+        Args:
+            queries: (Q, 3) coordinates (mm). Any order gives the same answers; queries listed
+                in a spatial order (:func:`~h3ds_hf.evaluation.neighbors.spatial_order`) make
+                compact blocks and are answered fastest.
+
+        Returns:
+            distances: (Q,) float64 Euclidean distances (mm); indices: (Q,) int64 into
+            :attr:`points`.
+        """
+        queries = as_points(queries)
+        squared = np.empty(len(queries))
+        rows = np.empty(len(queries), dtype=np.int64)
+        if len(queries):
+            _query_blocks(
+                self._stored,
+                self._low,
+                self._high,
+                self._start,
+                self._end,
+                self._left,
+                self._depth,
+                queries,
+                compact_blocks(queries, BLOCK),
+                squared,
+                rows,
+            )
+        return np.sqrt(squared), self._perm[rows]

@@ -1,0 +1,178 @@
+"""The exact search structures behind the fast h3ds protocol, against brute force and trimesh.
+
+BlockTree (blocked nearest-vertex queries), AnchoredMatcher (ICP matching that proves matches
+instead of searching), the spatial order and its blocks, and the compiled Procrustes must give
+exactly what a plain search or trimesh gives: any difference would change published numbers.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import trimesh
+from scipy.spatial.distance import cdist
+
+from h3ds_hf.evaluation.alignment import apply_transform, icp, procrustes, transformed
+from h3ds_hf.evaluation.blocktree import BlockTree
+from h3ds_hf.evaluation.matching import CANDIDATES, AnchoredMatcher
+from h3ds_hf.evaluation.neighbors import NearestVertex, compact_blocks, spatial_order
+
+
+def _brute_force(points: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """(Q,) exact nearest distances, one dense distance matrix."""
+    return cdist(queries, points).min(axis=1)
+
+
+def _surface_points(rng: np.random.Generator, count: int, radius: float = 100.0) -> np.ndarray:
+    """Points on a noisy sphere: a head-like surface sample (mm)."""
+    directions = rng.normal(size=(count, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    return directions * (radius + rng.normal(0.0, 0.5, (count, 1)))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_block_tree_matches_brute_force_near_and_far(seed):
+    rng = np.random.default_rng(seed)
+    points = _surface_points(rng, 3000)
+    cap = points[points[:, 2] > 60.0]  # a face-like region: most queries are far from it
+    queries = np.vstack([_surface_points(rng, 2000), rng.uniform(-400, 400, (300, 3))])
+    for target in (points, cap):
+        tree = BlockTree(target)
+        distances, indices = tree.query(queries)
+        np.testing.assert_allclose(distances, _brute_force(target, queries), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            np.linalg.norm(queries - target[indices], axis=1), distances, rtol=0, atol=1e-12
+        )
+
+
+def test_block_tree_answers_do_not_depend_on_the_query_order():
+    rng = np.random.default_rng(7)
+    points = _surface_points(rng, 2000)
+    queries = _surface_points(rng, 1500)
+    tree = BlockTree(points)
+    order = spatial_order(queries)
+    shuffle = rng.permutation(len(queries))
+    assert np.array_equal(tree.query(queries[order])[0], tree.query(queries)[0][order])
+    assert np.array_equal(tree.query(queries[shuffle])[0], tree.query(queries)[0][shuffle])
+
+
+def test_block_tree_degenerate_inputs():
+    # One point; many coincident points (a single leaf of any size); no queries.
+    single = BlockTree(np.array([[1.0, 2.0, 3.0]]))
+    distances, indices = single.query(np.array([[1.0, 2.0, 7.0], [1.0, 2.0, 3.0]]))
+    assert distances.tolist() == [4.0, 0.0] and indices.tolist() == [0, 0]
+    coincident = BlockTree(np.vstack([np.zeros((500, 3)), [[10.0, 0.0, 0.0]]]))
+    distances, indices = coincident.query(np.array([[9.0, 0.0, 0.0], [-1.0, 0.0, 0.0]]))
+    assert distances.tolist() == [1.0, 1.0] and indices[0] == 500 and indices[1] < 500
+    empty_d, empty_i = single.query(np.empty((0, 3)))
+    assert empty_d.shape == (0,) and empty_i.shape == (0,)
+    with pytest.raises(ValueError, match="at least one point"):
+        BlockTree(np.empty((0, 3)))
+
+
+def test_block_tree_depth_stays_bounded_on_clustered_points():
+    # Points a few ulps apart plus one far away: plain midpoint splits would nest ~50 deep.
+    rng = np.random.default_rng(3)
+    cluster = 1.0 + rng.integers(0, 4, (4000, 3)) * np.finfo(float).eps
+    points = np.vstack([cluster, [[1e6, 1e6, 1e6]]])
+    tree = BlockTree(points)
+    queries = np.vstack([cluster[:50] + 1e-3, [[1e6, 1e6, 1e6 + 1.0]]])
+    np.testing.assert_allclose(tree.query(queries)[0], _brute_force(points, queries), atol=1e-12)
+
+
+def test_spatial_order_is_a_permutation_and_blocks_cover_it():
+    rng = np.random.default_rng(11)
+    points = np.vstack([_surface_points(rng, 5000), _surface_points(rng, 50) + 1000.0])
+    order = spatial_order(points)
+    assert np.array_equal(np.sort(order), np.arange(len(points)))
+    bounds = compact_blocks(points[order], 32)
+    sizes = np.diff(bounds)
+    assert bounds[0] == 0 and bounds[-1] == len(points) and sizes.min() >= 1
+    assert sizes.max() <= 32
+    # No block straddles the jump to the far cluster.
+    far = np.zeros(len(points), dtype=bool)
+    far[order] = points[order, 0] > 500.0
+    for start, end in itertools.pairwise(bounds):
+        assert len(set(far[order[start:end]])) == 1
+    assert spatial_order(np.empty((0, 3))).shape == (0,)
+    assert np.array_equal(compact_blocks(np.empty((0, 3)), 8), [0])
+
+
+def _drift(points: np.ndarray, step: int) -> np.ndarray:
+    """A slow similarity drift, like ICP's (0.3 degrees, 0.1 mm per step: ~0.5 mm at 100 mm)."""
+    matrix = trimesh.transformations.rotation_matrix(np.radians(0.3 * step), [0.2, 1.0, 0.3])
+    matrix[:3, :3] *= 1.0 + 1e-3 * step
+    matrix[:3, 3] = [0.1 * step, -0.05 * step, 0.02 * step]
+    return apply_transform(matrix, points)
+
+
+@pytest.mark.parametrize("target_size", [5, CANDIDATES, 20_000])
+def test_anchored_matcher_equals_a_full_search_at_every_step(target_size):
+    rng = np.random.default_rng(target_size)
+    target = _surface_points(rng, target_size)
+    source = _surface_points(rng, 1500) * 1.01
+    matcher = AnchoredMatcher(NearestVertex(target), len(source))
+    for step in range(12):
+        moved = _drift(source, step)
+        distances, indices = matcher.nearest(moved)
+        expected = _brute_force(target, moved)
+        np.testing.assert_allclose(distances, expected, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            np.linalg.norm(moved - target[indices], axis=1), expected, rtol=0, atol=1e-12
+        )
+        assert np.array_equal(matcher(moved), target[indices])
+    if target_size > CANDIDATES:  # the point of it: most matches were proven, not searched
+        assert matcher.searched < 0.5 * 12 * len(source)
+    else:  # every target vertex is a candidate: nothing to search, ever
+        assert matcher.searched == 0
+
+
+def test_anchored_matcher_searches_again_after_a_jump():
+    rng = np.random.default_rng(5)
+    target = _surface_points(rng, 3000)
+    source = _surface_points(rng, 500)
+    matcher = AnchoredMatcher(NearestVertex(target), len(source))
+    matcher.nearest(source)
+    jumped = source + np.array([0.0, 0.0, 30.0])  # far beyond every anchor's radius
+    distances, _ = matcher.nearest(jumped)
+    np.testing.assert_allclose(distances, _brute_force(target, jumped), atol=1e-12)
+    assert matcher.searched == 2 * len(source)
+
+
+@pytest.mark.parametrize("reflection", [True, False])
+@pytest.mark.parametrize("scale", [True, False])
+def test_procrustes_equals_trimesh(reflection, scale):
+    rng = np.random.default_rng(int(reflection) * 2 + int(scale))
+    a = rng.normal(size=(500, 3)) * [40.0, 30.0, 20.0] + [5.0, -3.0, 80.0]
+    matrix = trimesh.transformations.random_rotation_matrix(rng.random(3))
+    matrix[:3, :3] *= 1.3
+    matrix[:3, 3] = [10.0, -2.0, 4.0]
+    b = apply_transform(matrix, a) + rng.normal(0.0, 0.5, a.shape)
+    b[:, 0] *= -1.0  # a mirrored target, where reflection=True and False differ
+    ours = procrustes(a, b, reflection=reflection, scale=scale)
+    theirs = trimesh.registration.procrustes(a, b, reflection=reflection, scale=scale)
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=0, atol=1e-10)
+    assert ours[2] == pytest.approx(theirs[2], rel=1e-12)
+
+
+def test_icp_with_the_anchored_matcher_equals_trimesh_icp():
+    rng = np.random.default_rng(2)
+    target = _surface_points(rng, 6000)
+    source = _drift(target[rng.choice(len(target), 1500, replace=False)], 4)
+    ours = icp(source, AnchoredMatcher(NearestVertex(target), len(source)))
+    matrix, _, cost = trimesh.registration.icp(source, target)
+    np.testing.assert_allclose(ours.matrix, matrix, rtol=0, atol=1e-9)
+    assert ours.cost == pytest.approx(cost, rel=1e-9, abs=1e-12)
+
+
+def test_transformed_equals_the_homogeneous_product():
+    rng = np.random.default_rng(9)
+    points = rng.normal(size=(1000, 3)) * 100.0
+    matrix = trimesh.transformations.random_rotation_matrix(rng.random(3))
+    matrix[:3, 3] = [1.0, 2.0, 3.0]
+    np.testing.assert_allclose(
+        transformed(matrix, points), apply_transform(matrix, points), rtol=0, atol=1e-12
+    )
