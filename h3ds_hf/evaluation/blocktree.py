@@ -72,7 +72,7 @@ def _split(work: np.ndarray, perm: np.ndarray, axis: int, start: int, end: int, 
 
 
 @numba.njit(cache=True)
-def _build(points: np.ndarray, leafsize: int):
+def build_tree(points: np.ndarray, leafsize: int):
     """Build the tree over (N, 3) points, N >= 1.
 
     Returns:
@@ -236,7 +236,7 @@ class BlockTree:
             self._end,
             self._left,
             self._depth,
-        ) = _build(self.points, _LEAFSIZE)
+        ) = build_tree(self.points, _LEAFSIZE)
 
     def __len__(self) -> int:
         return len(self.points)
