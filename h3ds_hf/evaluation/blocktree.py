@@ -1,5 +1,7 @@
 """Exact nearest vertex for large batches of spatially ordered queries (numba, all cores).
 
+(The same tree and search serve triangles: :mod:`~h3ds_hf.evaluation.surface`.)
+
 Scoring a prediction asks the nearest GT vertex of every one of its ~655k vertices, most of
 them far from the region being scored (the back of the head against the face). A kd-tree pays
 for far queries in the many cells that lie almost as far as the answer; answering each query
@@ -16,6 +18,8 @@ and stores each leaf's points contiguously.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -151,14 +155,18 @@ def _gap2(low_a, high_a, low_b, high_b) -> float:
 
 
 @numba.njit(cache=True, parallel=True)
-def _query_blocks(stored, low, high, start, end, left, depth, queries, bounds, out_d2, out_row):
-    """Nearest stored point of every query, block by block (blocks run in parallel).
+def search_blocks(elements, low, high, start, end, left, depth, queries, bounds, out_d2, out_row):
+    """Nearest stored element of every query, block by block (blocks run in parallel).
 
     Args:
+        elements: (N, 3) points, or (N, 9) triangles (corners a, b, c), in leaf order;
+        low, high, start, end, left, depth: the tree over them (:func:`build_tree`, with
+            ``low``/``high`` bounding each node's elements entirely);
         queries: (Q, 3) in spatial order; bounds: (B + 1,) block boundaries into queries.
-        out_d2: (Q,) squared distances; out_row: (Q,) rows into ``stored`` (both written;
-            among equidistant points the first one found is kept).
+        out_d2: (Q,) squared distances; out_row: (Q,) rows into ``elements`` (both written;
+            among equidistant elements the first one found is kept).
     """
+    triangles = elements.shape[1] == 9
     for b in numba.prange(len(bounds) - 1):
         s, e = bounds[b], bounds[b + 1]
         block_low = np.full(3, np.inf)
@@ -202,10 +210,10 @@ def _query_blocks(stored, low, high, start, end, left, depth, queries, bounds, o
                     continue  # this leaf cannot improve query j
                 row = out_row[j]
                 for p in range(start[node], end[node]):
-                    dx = stored[p, 0] - x
-                    dy = stored[p, 1] - y
-                    dz = stored[p, 2] - z
-                    d2 = dx * dx + dy * dy + dz * dz
+                    if triangles:
+                        d2 = triangle_squared(x, y, z, elements, p)
+                    else:
+                        d2 = point_squared(x, y, z, elements, p)
                     if d2 < best:
                         best = d2
                         row = p
@@ -214,6 +222,109 @@ def _query_blocks(stored, low, high, start, end, left, depth, queries, bounds, o
             worst = 0.0
             for j in range(s, e):
                 worst = max(worst, out_d2[j])
+
+
+@numba.njit(cache=True, inline="always")
+def point_squared(x: float, y: float, z: float, points: np.ndarray, row: int) -> float:
+    """Squared distance from (x, y, z) to points[row]."""
+    dx = points[row, 0] - x
+    dy = points[row, 1] - y
+    dz = points[row, 2] - z
+    return dx * dx + dy * dy + dz * dz
+
+
+@numba.njit(cache=True, inline="always")
+def _segment_squared(px, py, pz, ax, ay, az, bx, by, bz) -> float:
+    """Squared distance from point p to the segment [a, b]."""
+    ex, ey, ez = bx - ax, by - ay, bz - az
+    rx, ry, rz = px - ax, py - ay, pz - az
+    length = ex * ex + ey * ey + ez * ez
+    t = 0.0
+    if length > 0.0:
+        t = min(max((rx * ex + ry * ey + rz * ez) / length, 0.0), 1.0)
+    dx, dy, dz = rx - t * ex, ry - t * ey, rz - t * ez
+    return dx * dx + dy * dy + dz * dz
+
+
+@numba.njit(cache=True, inline="always")
+def triangle_squared(px: float, py: float, pz: float, corners: np.ndarray, row: int) -> float:
+    """Squared distance from point p to the filled triangle corners[row] (ax, ay, az, bx, ...):
+    the smallest of the distances to its three edges and, when p projects inside it, to its
+    plane (so a zero-area triangle reduces to its edges)."""
+    ax, ay, az = corners[row, 0], corners[row, 1], corners[row, 2]
+    bx, by, bz = corners[row, 3], corners[row, 4], corners[row, 5]
+    cx, cy, cz = corners[row, 6], corners[row, 7], corners[row, 8]
+    best = min(
+        _segment_squared(px, py, pz, ax, ay, az, bx, by, bz),
+        _segment_squared(px, py, pz, bx, by, bz, cx, cy, cz),
+        _segment_squared(px, py, pz, cx, cy, cz, ax, ay, az),
+    )
+    # Normal n = (b - a) x (c - a); inside when p is on the inner side of all three edges.
+    ux, uy, uz = bx - ax, by - ay, bz - az
+    vx, vy, vz = cx - ax, cy - ay, cz - az
+    nx, ny, nz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
+    nn = nx * nx + ny * ny + nz * nz
+    if nn > 0.0:
+        inside = True
+        for ex0, ey0, ez0, ex1, ey1, ez1 in (
+            (ax, ay, az, bx, by, bz),
+            (bx, by, bz, cx, cy, cz),
+            (cx, cy, cz, ax, ay, az),
+        ):
+            ex, ey, ez = ex1 - ex0, ey1 - ey0, ez1 - ez0
+            rx, ry, rz = px - ex0, py - ey0, pz - ez0
+            # (edge x (p - start)) . n >= 0
+            side = (ey * rz - ez * ry) * nx + (ez * rx - ex * rz) * ny + (ex * ry - ey * rx) * nz
+            if side < 0.0:
+                inside = False
+        if inside:
+            height = nx * (px - ax) + ny * (py - ay) + nz * (pz - az)
+            best = min(best, height * height / nn)
+    return best
+
+
+@dataclass(frozen=True)
+class SearchTree:
+    """A built tree (:func:`build_tree`) over points or triangles, ready for :func:`search_blocks`.
+
+    Attributes:
+        elements: (N, 3) points or (N, 9) triangles, in leaf order.
+        low, high: (nodes, 3) boxes bounding each node's elements entirely.
+        start, end: (nodes,) element ranges; left: (nodes,) first child, -1 for leaves.
+        depth: the tree's depth.
+    """
+
+    elements: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    left: np.ndarray
+    depth: int
+
+    def search(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Squared distance (Q,) and row of ``elements`` (Q,) of each query's nearest element.
+
+        Args:
+            queries: (Q, 3) float64, C-contiguous; fastest in a spatial order.
+        """
+        squared = np.empty(len(queries))
+        rows = np.empty(len(queries), dtype=np.int64)
+        if len(queries):
+            search_blocks(
+                self.elements,
+                self.low,
+                self.high,
+                self.start,
+                self.end,
+                self.left,
+                self.depth,
+                queries,
+                compact_blocks(queries, BLOCK),
+                squared,
+                rows,
+            )
+        return squared, rows
 
 
 class BlockTree:
@@ -227,16 +338,8 @@ class BlockTree:
         self.points = as_points(points)
         if len(self.points) == 0:
             raise ValueError("a BlockTree needs at least one point")
-        (
-            self._perm,
-            self._stored,
-            self._low,
-            self._high,
-            self._start,
-            self._end,
-            self._left,
-            self._depth,
-        ) = build_tree(self.points, _LEAFSIZE)
+        self._perm, *arrays = build_tree(self.points, _LEAFSIZE)
+        self._tree = SearchTree(*arrays)
 
     def __len__(self) -> int:
         return len(self.points)
@@ -253,21 +356,5 @@ class BlockTree:
             distances: (Q,) float64 Euclidean distances (mm); indices: (Q,) int64 into
             :attr:`points`.
         """
-        queries = as_points(queries)
-        squared = np.empty(len(queries))
-        rows = np.empty(len(queries), dtype=np.int64)
-        if len(queries):
-            _query_blocks(
-                self._stored,
-                self._low,
-                self._high,
-                self._start,
-                self._end,
-                self._left,
-                self._depth,
-                queries,
-                compact_blocks(queries, BLOCK),
-                squared,
-                rows,
-            )
+        squared, rows = self._tree.search(as_points(queries))
         return np.sqrt(squared), self._perm[rows]
