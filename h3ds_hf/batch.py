@@ -219,7 +219,7 @@ def evaluate_folder(
     bar = tqdm(total=len(todo), unit="scene", desc="Evaluating", disable=not progress)
     with bar:
         if jobs > 1 and len(todo) > 1:
-            # "spawn": a forked child deadlocks if the parent's OpenMP pool (pykdtree) is live.
+            # "spawn": forking a process that ran the compiled kernels is unsafe (parallel.py).
             context = multiprocessing.get_context("spawn")
             workers = min(jobs, len(todo))
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:

@@ -8,6 +8,9 @@ exactly what a plain search or trimesh gives: any difference would change publis
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -176,3 +179,35 @@ def test_transformed_equals_the_homogeneous_product():
     np.testing.assert_allclose(
         transformed(matrix, points), apply_transform(matrix, points), rtol=0, atol=1e-12
     )
+
+
+def test_evaluations_from_several_threads_with_the_workqueue_layer(tmp_path):
+    # numba's workqueue layer aborts the process on concurrent parallel kernels; KERNEL_LOCK
+    # must prevent that. The layer is per process and chosen once: run in a fresh one.
+    script = tmp_path / "threads.py"
+    script.write_text(
+        "import threading\n"
+        "from h3ds_hf.evaluation import evaluate_pair\n"
+        "from h3ds_hf.synthetic import synthetic_ground_truth\n"
+        "gt = synthetic_ground_truth(1, subdivisions=4)\n"
+        "pred = (gt.vertices * 1.001, gt.faces)\n"
+        "results = []\n"
+        "work = lambda: results.append(evaluate_pair(gt, pred, protocol='h3ds').to_dict())\n"
+        "threads = [threading.Thread(target=work) for _ in range(4)]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "import numba\n"
+        "assert numba.threading_layer() == 'workqueue', numba.threading_layer()\n"
+        "assert len(results) == 4 and all(r == results[0] for r in results)\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue"}
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

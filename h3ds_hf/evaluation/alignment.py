@@ -16,6 +16,7 @@ import numpy as np
 
 from h3ds_hf.errors import EvaluationError
 from h3ds_hf.evaluation.neighbors import as_points
+from h3ds_hf.evaluation.parallel import KERNEL_LOCK
 
 #: trimesh.registration.icp's defaults, which the reference uses.
 ICP_MAX_ITERATIONS = 20
@@ -75,7 +76,8 @@ def transformed(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     The same values as :func:`apply_transform` up to the last bit (it sums in another order);
     used on the large predicted meshes, where the evaluation only needs distances.
     """
-    return _transform_points(np.ascontiguousarray(matrix, dtype=np.float64), as_points(points))
+    with KERNEL_LOCK:
+        return _transform_points(np.ascontiguousarray(matrix, dtype=np.float64), as_points(points))
 
 
 def procrustes(

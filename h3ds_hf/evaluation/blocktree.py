@@ -25,6 +25,7 @@ import numba
 import numpy as np
 
 from h3ds_hf.evaluation.neighbors import as_points, compact_blocks
+from h3ds_hf.evaluation.parallel import KERNEL_LOCK
 
 #: Queries per block: large enough to share the walk, small enough to keep blocks compact.
 BLOCK = 32
@@ -311,19 +312,20 @@ class SearchTree:
         squared = np.empty(len(queries))
         rows = np.empty(len(queries), dtype=np.int64)
         if len(queries):
-            search_blocks(
-                self.elements,
-                self.low,
-                self.high,
-                self.start,
-                self.end,
-                self.left,
-                self.depth,
-                queries,
-                compact_blocks(queries, BLOCK),
-                squared,
-                rows,
-            )
+            with KERNEL_LOCK:
+                search_blocks(
+                    self.elements,
+                    self.low,
+                    self.high,
+                    self.start,
+                    self.end,
+                    self.left,
+                    self.depth,
+                    queries,
+                    compact_blocks(queries, BLOCK),
+                    squared,
+                    rows,
+                )
         return squared, rows
 
 

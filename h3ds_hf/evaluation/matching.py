@@ -22,6 +22,7 @@ import numpy as np
 
 from h3ds_hf.evaluation.blocktree import point_squared
 from h3ds_hf.evaluation.neighbors import NearestVertex, as_points
+from h3ds_hf.evaluation.parallel import KERNEL_LOCK
 
 #: Candidates kept per point. Measured on the benchmark: 16 searches ~3 times per point over
 #: 20 iterations, 8 ~5 times, 24 ~2.4 times; the total time is flat in between.
@@ -70,16 +71,17 @@ class AnchoredMatcher:
         indices = np.empty(len(points), dtype=np.int64)
         distances = np.empty(len(points))
         matched = np.empty_like(points)
-        proven = _nearest_candidates(
-            points,
-            self._anchors,
-            self._candidates,
-            self._radius,
-            self.target.points,
-            indices,
-            distances,
-            matched,
-        )
+        with KERNEL_LOCK:
+            proven = _nearest_candidates(
+                points,
+                self._anchors,
+                self._candidates,
+                self._radius,
+                self.target.points,
+                indices,
+                distances,
+                matched,
+            )
         stale = np.flatnonzero(~proven)
         if len(stale):
             self.searched += len(stale)

@@ -16,6 +16,8 @@ import numba
 import numpy as np
 from pykdtree.kdtree import KDTree
 
+from h3ds_hf.evaluation.parallel import KERNEL_LOCK
+
 # Measured on 164k-655k point heads: 16 keeps both near and far-away queries fast.
 _LEAFSIZE = 16
 # Morton-code bits per axis of spatial_order: 1024 cells across the bounding cube (~0.25 mm on
@@ -74,9 +76,9 @@ def spatial_order(points: np.ndarray) -> np.ndarray:
     span = float((points.max(axis=0) - low).max())
     if not span > 0:  # a single location: any order is as good
         return np.arange(len(points))
-    return np.argsort(_morton_keys(points, low, ((1 << _MORTON_BITS) - 1) / span)).astype(
-        np.int64, copy=False
-    )
+    with KERNEL_LOCK:
+        keys = _morton_keys(points, low, ((1 << _MORTON_BITS) - 1) / span)
+    return np.argsort(keys).astype(np.int64, copy=False)
 
 
 @numba.njit(cache=True, parallel=True)
