@@ -111,7 +111,7 @@ def procrustes(
     return matrix, transformed, float(cost)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _centred_moments(a: np.ndarray, b: np.ndarray):
     """Centroids (3,) of a and b, cross-covariance sum (3, 3) of (b - b̄)ᵀ(a - ā), and the mean
     squared distances of a and b to their centroids."""
@@ -155,7 +155,7 @@ def _transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return moved
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _transform_and_cost(matrix: np.ndarray, a: np.ndarray, b: np.ndarray):
     """a (N, 3) moved by the (4, 4) matrix, and the mean squared distance to b (N, 3)."""
     n = a.shape[0]

@@ -35,7 +35,7 @@ _LEAFSIZE = 32
 _MIN_SIDE = 0.25
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _select(work: np.ndarray, perm: np.ndarray, axis: int, start: int, end: int, kth: int):
     """Quickselect rows of work[start:end] (and perm alongside) so row kth holds the median."""
     lo, hi = start, end - 1
@@ -61,7 +61,7 @@ def _select(work: np.ndarray, perm: np.ndarray, axis: int, start: int, end: int,
             break
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _split(work: np.ndarray, perm: np.ndarray, axis: int, start: int, end: int, value: float):
     """Partition rows of work[start:end] by coordinate < value; return the first row >= value."""
     i, j = start, end - 1
@@ -76,7 +76,7 @@ def _split(work: np.ndarray, perm: np.ndarray, axis: int, start: int, end: int, 
     return i
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def build_tree(points: np.ndarray, leafsize: int):
     """Build the tree over (N, 3) points, N >= 1.
 

@@ -112,7 +112,7 @@ def compact_blocks(ordered: np.ndarray, size: int) -> np.ndarray:
     return _compact_blocks(as_points(ordered), size)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _compact_blocks(ordered: np.ndarray, size: int) -> np.ndarray:
     n = ordered.shape[0]
     steps = np.empty(max(n - 1, 0))

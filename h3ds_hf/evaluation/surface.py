@@ -95,7 +95,7 @@ def _paired_squared(points, corners):
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _node_boxes(corners, start, end, left):
     """(nodes, 3) low and high corners of the box around every triangle below each node."""
     nodes = len(start)
