@@ -1,7 +1,5 @@
 """Exact nearest vertex for large batches of spatially ordered queries (numba, all cores).
 
-(The same tree and search serve triangles: :mod:`~h3ds_hf.evaluation.surface`.)
-
 Scoring a prediction asks the nearest GT vertex of every one of its ~655k vertices, most of
 them far from the region being scored (the back of the head against the face). A kd-tree pays
 for far queries in the many cells that lie almost as far as the answer; answering each query
@@ -14,7 +12,8 @@ face-region queries, 1.5x on near ones, identical answers.
 
 The tree splits the widest side of each node's tight bounding box at its middle (the median
 when that would leave fewer than a quarter of the points on one side, which bounds the depth),
-and stores each leaf's points contiguously.
+and stores each leaf's points contiguously. The same tree and search also index triangles, for
+the surface protocol (:mod:`~h3ds_hf.evaluation.surface`).
 """
 
 from __future__ import annotations
