@@ -219,12 +219,6 @@ class SceneEvaluator:
         keep_arrays: bool,
     ) -> dict[str, Any]:
         vertices = self._landmark_step(vertices, landmarks_pred, scale=True)
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            # The GT's structures (built once per scene, shared by the region threads below)
-            # while the prediction is sorted and indexed.
-            gt_ready = pool.submit(self._prepare_h3ds, regions)
-            prediction = _SortedPrediction(vertices)
-            gt_ready.result()
 
         def score(name: str) -> RegionResult:
             fit, d_gt_pred, d_pred_gt = self._h3ds_region(prediction, *EVALUATION_REGIONS[name])
@@ -232,9 +226,14 @@ class SceneEvaluator:
                 name, d_gt_pred, d_pred_gt, _diagnostics(fit), keep_arrays=keep_arrays
             )
 
-        # The regions are independent; in two threads their serial parts (the ICP loops, the
-        # tree searches of one while the other computes) overlap: ~25% faster on 2 cores.
-        with ThreadPoolExecutor(max_workers=len(regions)) as pool:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            # The GT's structures (built once per scene, shared by the region threads below)
+            # while the prediction is sorted and indexed.
+            gt_ready = pool.submit(self._prepare_h3ds, regions)
+            prediction = _SortedPrediction(vertices)
+            gt_ready.result()
+            # The regions are independent; in two threads their serial parts (the ICP loops,
+            # the tree searches of one while the other computes) overlap: ~25% faster.
             return dict(zip(regions, pool.map(score, regions), strict=True))
 
     def _prepare_h3ds(self, regions: tuple[str, ...]) -> None:
