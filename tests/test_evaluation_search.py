@@ -20,7 +20,7 @@ from scipy.spatial.distance import cdist
 from h3ds_hf.evaluation.alignment import apply_transform, icp, procrustes, transformed
 from h3ds_hf.evaluation.blocktree import BlockTree
 from h3ds_hf.evaluation.matching import CANDIDATES, AnchoredMatcher
-from h3ds_hf.evaluation.neighbors import NearestVertex, compact_blocks, spatial_order
+from h3ds_hf.evaluation.neighbors import compact_blocks, spatial_order
 
 
 def _brute_force(points: np.ndarray, queries: np.ndarray) -> np.ndarray:
@@ -116,7 +116,7 @@ def test_anchored_matcher_equals_a_full_search_at_every_step(target_size):
     rng = np.random.default_rng(target_size)
     target = _surface_points(rng, target_size)
     source = _surface_points(rng, 1500) * 1.01
-    matcher = AnchoredMatcher(NearestVertex(target), len(source))
+    matcher = AnchoredMatcher(BlockTree(target), len(source))
     for step in range(12):
         moved = _drift(source, step)
         distances, indices = matcher.nearest(moved)
@@ -136,7 +136,7 @@ def test_anchored_matcher_searches_again_after_a_jump():
     rng = np.random.default_rng(5)
     target = _surface_points(rng, 3000)
     source = _surface_points(rng, 500)
-    matcher = AnchoredMatcher(NearestVertex(target), len(source))
+    matcher = AnchoredMatcher(BlockTree(target), len(source))
     matcher.nearest(source)
     jumped = source + np.array([0.0, 0.0, 30.0])  # far beyond every anchor's radius
     distances, _ = matcher.nearest(jumped)
@@ -165,7 +165,7 @@ def test_icp_with_the_anchored_matcher_equals_trimesh_icp():
     rng = np.random.default_rng(2)
     target = _surface_points(rng, 6000)
     source = _drift(target[rng.choice(len(target), 1500, replace=False)], 4)
-    ours = icp(source, AnchoredMatcher(NearestVertex(target), len(source)))
+    ours = icp(source, AnchoredMatcher(BlockTree(target), len(source)))
     matrix, _, cost = trimesh.registration.icp(source, target)
     np.testing.assert_allclose(ours.matrix, matrix, rtol=0, atol=1e-9)
     assert ours.cost == pytest.approx(cost, rel=1e-9, abs=1e-12)

@@ -203,10 +203,7 @@ def search_blocks(elements, low, high, start, end, left, depth, queries, bounds,
             for j in range(s, e):
                 x, y, z = queries[j, 0], queries[j, 1], queries[j, 2]
                 best = out_d2[j]
-                bx = max(low[node, 0] - x, x - high[node, 0], 0.0)
-                by = max(low[node, 1] - y, y - high[node, 1], 0.0)
-                bz = max(low[node, 2] - z, z - high[node, 2], 0.0)
-                if bx * bx + by * by + bz * bz > best:
+                if point_box_squared(x, y, z, low, high, node) > best:
                     continue  # this leaf cannot improve query j
                 row = out_row[j]
                 for p in range(start[node], end[node]):
@@ -222,6 +219,93 @@ def search_blocks(elements, low, high, start, end, left, depth, queries, bounds,
             worst = 0.0
             for j in range(s, e):
                 worst = max(worst, out_d2[j])
+
+
+@numba.njit(cache=True, nogil=True)
+def k_nearest(x, y, z, points, low, high, start, end, left, stack, gaps, found_d2, found_row):
+    """Exact k nearest stored points of (x, y, z), starting from any k of them.
+
+    A good start (the k nearest of a nearby position) bounds the search from the outset, so
+    only the few leaves within the final k-th distance are read.
+
+    Args:
+        points: (N, 3) stored points, in leaf order; low, high, start, end, left: the tree
+            (:func:`build_tree`); stack (>= 2 * depth + 2,) int64 and gaps (same,) float64:
+            scratch.
+        found_d2, found_row: (k,) squared distances and rows of k distinct stored points,
+            refined in place into the k nearest (unsorted; among equidistant points any may
+            stay). Every point left out lies at least as far as every one kept.
+
+    Returns:
+        The largest squared distance in ``found_d2``.
+    """
+    count = found_d2.shape[0]
+    worst_slot = np.argmax(found_d2)
+    worst = found_d2[worst_slot]
+    stack[0], gaps[0] = 0, 0.0
+    top = 1
+    while top > 0:
+        top -= 1
+        node = stack[top]
+        if gaps[top] >= worst:
+            continue
+        child = left[node]
+        if child >= 0:
+            # Push the farther child first so the nearer one is searched first.
+            near_gap = point_box_squared(x, y, z, low, high, child)
+            far_gap = point_box_squared(x, y, z, low, high, child + 1)
+            near, far = child, child + 1
+            if far_gap < near_gap:
+                near, far = far, near
+                near_gap, far_gap = far_gap, near_gap
+            for pushed, gap in ((far, far_gap), (near, near_gap)):
+                if gap < worst:
+                    stack[top], gaps[top] = pushed, gap
+                    top += 1
+            continue
+        for row in range(start[node], end[node]):
+            d2 = point_squared(x, y, z, points, row)
+            if d2 >= worst or _listed(found_row, row):
+                continue
+            found_d2[worst_slot], found_row[worst_slot] = d2, row
+            worst_slot = np.argmax(found_d2)
+            worst = found_d2[worst_slot]
+    return worst
+
+
+@numba.njit(cache=True, inline="always")
+def _listed(rows: np.ndarray, row: int) -> bool:
+    """Whether ``row`` is among ``rows``."""
+    for listed in rows:
+        if listed == row:
+            return True
+    return False
+
+
+@numba.njit(cache=True, nogil=True)
+def rows_near(x, y, z, low, high, start, end, left, out_rows):
+    """Fill ``out_rows`` (k,) with k distinct stored rows close to (x, y, z): a start for
+    :func:`k_nearest`. They run from the first row of the leaf reached by always descending
+    into the nearer child (moved back so that all k exist; needs k <= N)."""
+    node = 0
+    while left[node] >= 0:
+        child = left[node]
+        nearer = point_box_squared(x, y, z, low, high, child) <= point_box_squared(
+            x, y, z, low, high, child + 1
+        )
+        node = child if nearer else child + 1
+    first = min(start[node], end[0] - len(out_rows))
+    for slot in range(len(out_rows)):
+        out_rows[slot] = first + slot
+
+
+@numba.njit(cache=True, inline="always")
+def point_box_squared(x, y, z, low, high, node) -> float:
+    """Squared distance from (x, y, z) to the box low[node], high[node] (0 inside it)."""
+    bx = max(low[node, 0] - x, x - high[node, 0], 0.0)
+    by = max(low[node, 1] - y, y - high[node, 1], 0.0)
+    bz = max(low[node, 2] - z, z - high[node, 2], 0.0)
+    return bx * bx + by * by + bz * bz
 
 
 @numba.njit(cache=True, inline="always")
@@ -333,14 +417,20 @@ class BlockTree:
 
     Args:
         points: (N, 3) float64 coordinates (mm), N >= 1.
+
+    Attributes:
+        points: (N, 3) the points, as given.
+        tree: the tree; ``tree.elements`` (N, 3) holds the points in leaf order, itself a
+            spatial order (neighbouring rows are close in space).
+        perm: (N,) int64 index into :attr:`points` of each row of ``tree.elements``.
     """
 
     def __init__(self, points: np.ndarray) -> None:
         self.points = as_points(points)
         if len(self.points) == 0:
             raise ValueError("a BlockTree needs at least one point")
-        self._perm, *arrays = build_tree(self.points, _LEAFSIZE)
-        self._tree = SearchTree(*arrays)
+        self.perm, *arrays = build_tree(self.points, _LEAFSIZE)
+        self.tree = SearchTree(*arrays)
 
     def __len__(self) -> int:
         return len(self.points)
@@ -357,5 +447,11 @@ class BlockTree:
             distances: (Q,) float64 Euclidean distances (mm); indices: (Q,) int64 into
             :attr:`points`.
         """
-        squared, rows = self._tree.search(as_points(queries))
-        return np.sqrt(squared), self._perm[rows]
+        squared, rows = self.tree.search(as_points(queries))
+        return np.sqrt(squared), self.perm[rows]
+
+    def in_input_order(self, values: np.ndarray) -> np.ndarray:
+        """(N,) values given per row of ``tree.elements``, rearranged to follow :attr:`points`."""
+        out = np.empty_like(values)
+        out[self.perm] = values
+        return out

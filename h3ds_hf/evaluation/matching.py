@@ -9,10 +9,13 @@ searching:
 When a point is searched at position a (its *anchor*), it keeps its K nearest target vertices,
 the K-th at distance r_K. Later, at position p with δ = |p - a|, every other target vertex w
 has |p - w| >= |a - w| - δ >= r_K - δ. So if the nearest of the K candidates lies closer than
-r_K - δ, it is the nearest target vertex of p, exactly what a full search finds. Only points
-failing that test (about one in ten per iteration on the benchmark) are searched again, which
-anchors them where they are. The matches equal trimesh's full search at every iteration (an
-exact tie between equidistant vertices may resolve differently, which never changes a distance).
+r_K - δ, it is the nearest target vertex of p, exactly what a full search finds. A point
+failing that test is searched again where it is, in the target's kd-tree, starting from its K
+candidates: they are still close, so the search reads only the few leaves around the point.
+The matches equal trimesh's full search at every iteration (an exact tie between equidistant
+vertices may resolve differently, which never changes a distance).
+
+One compiled kernel per iteration does both the proofs and the searches, on all cores.
 """
 
 from __future__ import annotations
@@ -20,15 +23,17 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from h3ds_hf.evaluation.blocktree import point_squared
-from h3ds_hf.evaluation.neighbors import NearestVertex, as_points
+from h3ds_hf.evaluation.blocktree import BlockTree, k_nearest, point_squared, rows_near
+from h3ds_hf.evaluation.neighbors import as_points
 from h3ds_hf.evaluation.parallel import KERNEL_LOCK
 
-#: Candidates kept per point. Measured on the benchmark: 16 searches ~3 times per point over
-#: 20 iterations, 8 ~5 times, 24 ~2.4 times; the total time is flat in between.
-CANDIDATES = 16
+#: Candidates kept per point. Measured on the benchmark (head ICP: 75k points, 20 iterations):
+#: 8 is ~25% faster than 16 (more points searched, each search cheaper), 4 and 32 slower.
+CANDIDATES = 8
 # Slack (mm) on the proof, far above float64 rounding of mm-scale distances (~1e-13).
 _SLACK = 1e-9
+# Points searched one after the other by a thread, sharing its scratch arrays.
+_SEARCH_BATCH = 16
 
 
 class AnchoredMatcher:
@@ -39,10 +44,11 @@ class AnchoredMatcher:
         size: number of source points N; every call passes N points in the same order.
     """
 
-    def __init__(self, target: NearestVertex, size: int) -> None:
+    def __init__(self, target: BlockTree, size: int) -> None:
         self.target = target
         self._k = min(CANDIDATES, len(target))
         self._anchors = np.zeros((size, 3))
+        # Rows of target.tree.elements.
         self._candidates = np.zeros((size, self._k), dtype=np.int64)
         # -inf: nothing proven before a point's first search. +inf when every target vertex is
         # a candidate: the proof always holds.
@@ -54,7 +60,8 @@ class AnchoredMatcher:
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         """ICP matching step: (N, 3) moved source points -> (N, 3) nearest target vertices."""
-        return self._match(points)[2]
+        rows, _ = self._match(points)
+        return self.target.tree.elements[rows]
 
     def nearest(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest target vertex of each of the (N, 3) points.
@@ -62,67 +69,86 @@ class AnchoredMatcher:
         Returns:
             distances: (N,) float64 (mm); indices: (N,) int64 into the target's points.
         """
-        distances, indices, _ = self._match(points)
-        return distances, indices
+        rows, squared = self._match(points)
+        return np.sqrt(squared), self.target.perm[rows]
 
-    def _match(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Distances (N,), indices (N,) and coordinates (N, 3) of the nearest targets."""
+    def _match(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the target tree's elements (N,) and squared distances (N,) of the nearest."""
         points = as_points(points)
-        indices = np.empty(len(points), dtype=np.int64)
-        distances = np.empty(len(points))
-        matched = np.empty_like(points)
+        rows = np.empty(len(points), dtype=np.int64)
+        squared = np.empty(len(points))
+        tree = self.target.tree
         with KERNEL_LOCK:
-            proven = _nearest_candidates(
+            self.searched += _match_step(
                 points,
                 self._anchors,
                 self._candidates,
                 self._radius,
-                self.target.points,
-                indices,
-                distances,
-                matched,
+                tree.elements,
+                tree.low,
+                tree.high,
+                tree.start,
+                tree.end,
+                tree.left,
+                tree.depth,
+                rows,
+                squared,
             )
-        stale = np.flatnonzero(~proven)
-        if len(stale):
-            self.searched += len(stale)
-            found, neighbours = self.target.query(points[stale], k=self._k)
-            found = found.reshape(len(stale), self._k)
-            neighbours = neighbours.reshape(len(stale), self._k)
-            self._anchors[stale] = points[stale]
-            self._candidates[stale] = neighbours
-            self._radius[stale] = found[:, -1]
-            indices[stale] = neighbours[:, 0]
-            distances[stale] = found[:, 0]
-            matched[stale] = self.target.points[neighbours[:, 0]]
-        return distances, indices, matched
+        return rows, squared
 
 
 @numba.njit(cache=True, parallel=True)
-def _nearest_candidates(
-    points, anchors, candidates, radius, target, out_index, out_distance, out_point
+def _match_step(
+    points, anchors, candidates, radius, target, low, high, start, end, left, depth, rows, squared
 ):
-    """Nearest candidate of every point; True where it is proven the global nearest.
+    """Nearest target row of every point: proven from its candidates, else searched.
 
     Args:
-        points, anchors: (N, 3); candidates: (N, K) rows of target; radius: (N,) r_K;
-        target: (M, 3). Written: out_index (N,) the chosen target rows, out_distance (N,)
-        their distances, out_point (N, 3) their coordinates.
+        points, anchors: (N, 3); candidates: (N, K) rows of target; radius: (N,) r_K (mm);
+            target: (M, 3) the tree's points in leaf order; low ... depth: its tree. The
+            anchors, candidates and radii of the searched points are updated.
+        rows: (N,) written, the nearest target rows; squared: (N,) written, their squared
+            distances (mm²).
+
+    Returns:
+        The number of points searched.
     """
-    proven = np.empty(len(points), np.bool_)
-    for i in numba.prange(len(points)):
+    count = points.shape[0]
+    proven = np.empty(count, np.bool_)
+    for i in numba.prange(count):
         x, y, z = points[i, 0], points[i, 1], points[i, 2]
         best = np.inf
-        chosen = -1
-        for c in range(candidates.shape[1]):
-            row = candidates[i, c]
+        chosen = candidates[i, 0]
+        for row in candidates[i]:
             d2 = point_squared(x, y, z, target, row)
             if d2 < best:
                 best = d2
                 chosen = row
-        out_index[i] = chosen
-        out_distance[i] = np.sqrt(best)
-        for a in range(3):
-            out_point[i, a] = target[chosen, a]
+        rows[i] = chosen
+        squared[i] = best
         mx, my, mz = x - anchors[i, 0], y - anchors[i, 1], z - anchors[i, 2]
-        proven[i] = out_distance[i] + np.sqrt(mx * mx + my * my + mz * mz) + _SLACK < radius[i]
-    return proven
+        proven[i] = np.sqrt(best) + np.sqrt(mx * mx + my * my + mz * mz) + _SLACK < radius[i]
+    stale = np.flatnonzero(~proven)
+    k = candidates.shape[1]
+    for batch in numba.prange((len(stale) + _SEARCH_BATCH - 1) // _SEARCH_BATCH):
+        stack = np.empty(2 * depth + 2, np.int64)
+        gaps = np.empty(2 * depth + 2)
+        found_d2 = np.empty(k)
+        found_row = np.empty(k, np.int64)
+        for i in stale[batch * _SEARCH_BATCH : (batch + 1) * _SEARCH_BATCH]:
+            x, y, z = points[i, 0], points[i, 1], points[i, 2]
+            if radius[i] == -np.inf:  # never searched: start from the rows around it
+                rows_near(x, y, z, low, high, start, end, left, found_row)
+            else:
+                found_row[:] = candidates[i]
+            for slot in range(k):
+                found_d2[slot] = point_squared(x, y, z, target, found_row[slot])
+            worst = k_nearest(
+                x, y, z, target, low, high, start, end, left, stack, gaps, found_d2, found_row
+            )
+            nearest = np.argmin(found_d2)
+            rows[i], squared[i] = found_row[nearest], found_d2[nearest]
+            candidates[i] = found_row
+            radius[i] = np.sqrt(worst)
+            anchors[i] = points[i]
+    return len(stale)

@@ -1,9 +1,4 @@
-"""Nearest-vertex search on a fixed point set, and the spatial order that keeps queries local.
-
-:class:`NearestVertex` wraps pykdtree, which answers k-nearest queries in parallel (OpenMP, all
-cores unless ``OMP_NUM_THREADS`` says otherwise) and is about 20x faster than scipy's cKDTree on
-far-away queries (DESIGN.md). It returns the exact nearest neighbours; only the index chosen
-among exactly equidistant points can differ from cKDTree's, which never changes a distance.
+"""The spatial order that keeps searches local, and its cut into blocks of neighbours.
 
 :func:`spatial_order` lists points along a Morton curve and :func:`compact_blocks` cuts that
 list into small groups of neighbours, which :mod:`~h3ds_hf.evaluation.blocktree` searches
@@ -14,12 +9,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from pykdtree.kdtree import KDTree
 
 from h3ds_hf.evaluation.parallel import KERNEL_LOCK
 
-# Measured on 164k-655k point heads: 16 keeps both near and far-away queries fast.
-_LEAFSIZE = 16
 # Morton-code bits per axis of spatial_order: 1024 cells across the bounding cube (~0.25 mm on
 # a head), 30 bits in all, so the keys sort as uint32.
 _MORTON_BITS = 10
@@ -28,37 +20,6 @@ _MORTON_BITS = 10
 def as_points(points: np.ndarray) -> np.ndarray:
     """Return ``points`` as a C-contiguous (N, 3) float64 array, the layout the searches need."""
     return np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3)
-
-
-class NearestVertex:
-    """Exact Euclidean nearest-neighbour index over a fixed (N, 3) point set.
-
-    Args:
-        points: (N, 3) float64 coordinates (mm), N >= 1. They are copied only if they are not
-            already C-contiguous float64.
-    """
-
-    def __init__(self, points: np.ndarray) -> None:
-        self.points = as_points(points)
-        self._tree = KDTree(self.points, leafsize=_LEAFSIZE)
-
-    def __len__(self) -> int:
-        return len(self.points)
-
-    def query(self, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Find the ``k`` nearest indexed points of every query point.
-
-        Args:
-            queries: (Q, 3) coordinates (mm); listed in a spatial order (:func:`spatial_order`)
-                they are searched about twice as fast (the tree stays in cache).
-            k: neighbours per query, 1 <= k <= len(self).
-
-        Returns:
-            distances: float64 Euclidean distances (mm), (Q,) for k = 1 else (Q, k) sorted
-            ascending; indices: int64 into :attr:`points`, same shape.
-        """
-        distances, indices = self._tree.query(as_points(queries), k=k)
-        return distances, indices.astype(np.int64, copy=False)
 
 
 def spatial_order(points: np.ndarray) -> np.ndarray:
