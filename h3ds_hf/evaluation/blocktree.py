@@ -239,7 +239,6 @@ def k_nearest(x, y, z, points, low, high, start, end, left, stack, gaps, found_d
     Returns:
         The largest squared distance in ``found_d2``.
     """
-    count = found_d2.shape[0]
     worst_slot = np.argmax(found_d2)
     worst = found_d2[worst_slot]
     stack[0], gaps[0] = 0, 0.0
@@ -276,10 +275,10 @@ def k_nearest(x, y, z, points, low, high, start, end, left, stack, gaps, found_d
 @numba.njit(cache=True, inline="always")
 def _listed(rows: np.ndarray, row: int) -> bool:
     """Whether ``row`` is among ``rows``."""
-    for listed in rows:
-        if listed == row:
-            return True
-    return False
+    slot = 0
+    while slot < len(rows) and rows[slot] != row:
+        slot += 1
+    return slot < len(rows)
 
 
 @numba.njit(cache=True, nogil=True)
