@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 
+import numba
 import numpy as np
 import pytest
 import trimesh
@@ -159,6 +160,20 @@ def test_procrustes_equals_trimesh(reflection, scale):
     np.testing.assert_allclose(ours[0], theirs[0], rtol=0, atol=1e-12)
     np.testing.assert_allclose(ours[1], theirs[1], rtol=0, atol=1e-10)
     assert ours[2] == pytest.approx(theirs[2], rel=1e-12)
+
+
+def test_procrustes_does_not_depend_on_the_number_of_threads():
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=(10_000, 3)) * 50.0
+    b = a @ trimesh.transformations.random_rotation_matrix(rng.random(3))[:3, :3] + 3.0
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        single = procrustes(a, b, reflection=True, scale=True)
+    finally:
+        numba.set_num_threads(threads)
+    parallel = procrustes(a, b, reflection=True, scale=True)
+    assert np.array_equal(single[0], parallel[0]) and single[2] == parallel[2]
 
 
 def test_icp_with_the_anchored_matcher_equals_trimesh_icp():
