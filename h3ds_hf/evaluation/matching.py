@@ -32,8 +32,9 @@ from h3ds_hf.evaluation.parallel import KERNEL_LOCK
 CANDIDATES = 8
 # Slack (mm) on the proof, far above float64 rounding of mm-scale distances (~1e-13).
 _SLACK = 1e-9
-# Points searched one after the other by a thread, sharing its scratch arrays.
-_SEARCH_BATCH = 16
+# Points searched one after the other by a thread, sharing its scratch arrays (and, on a first
+# search, each starting from the one before).
+_SEARCH_BATCH = 64
 
 
 class AnchoredMatcher:
@@ -151,10 +152,14 @@ def _match_step(
         gaps = np.empty(2 * depth + 2)
         found_d2 = np.empty(k)
         found_row = np.empty(k, np.int64)
+        seeded = False
         for i in stale[batch * _SEARCH_BATCH : (batch + 1) * _SEARCH_BATCH]:
             x, y, z = points[i, 0], points[i, 1], points[i, 2]
-            if radius[i] == -np.inf:  # never searched: start from the rows around it
-                rows_near(x, y, z, low, high, start, end, left, found_row)
+            if radius[i] == -np.inf:
+                # Never searched: start from the previous point's nearest (its neighbour in
+                # the source's spatial order), or from the rows around it.
+                if not seeded:
+                    rows_near(x, y, z, low, high, start, end, left, found_row)
             else:
                 found_row[:] = candidates[i]
             for slot in range(k):
@@ -167,6 +172,7 @@ def _match_step(
             candidates[i] = found_row
             radius[i] = np.sqrt(worst)
             anchors[i] = points[i]
+            seeded = True
     for i in numba.prange(count):
         matched[i] = target[rows[i]]
     return len(stale)
