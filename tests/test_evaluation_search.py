@@ -19,7 +19,7 @@ import trimesh
 from scipy.spatial.distance import cdist
 
 from h3ds_hf.evaluation.alignment import apply_transform, icp, procrustes, transformed
-from h3ds_hf.evaluation.blocktree import BlockTree
+from h3ds_hf.evaluation.blocktree import BlockTree, build_tree, k_nearest
 from h3ds_hf.evaluation.matching import CANDIDATES, AnchoredMatcher
 from h3ds_hf.evaluation.neighbors import compact_blocks, spatial_order
 
@@ -84,6 +84,49 @@ def test_block_tree_depth_stays_bounded_on_clustered_points():
     tree = BlockTree(points)
     queries = np.vstack([cluster[:50] + 1e-3, [[1e6, 1e6, 1e6 + 1.0]]])
     np.testing.assert_allclose(tree.query(queries)[0], _brute_force(points, queries), atol=1e-12)
+
+
+@pytest.mark.parametrize("leafsize", [1, 4, 32])
+def test_built_tree_nodes_partition_the_points_into_tight_cells(leafsize):
+    rng = np.random.default_rng(leafsize)
+    points = np.vstack([_surface_points(rng, 3000), np.zeros((40, 3)), [[5e3, 0.0, 0.0]]])
+    perm, stored, low, high, start, end, left, depth = build_tree(points, leafsize)
+    assert np.array_equal(np.sort(perm), np.arange(len(points)))
+    assert np.array_equal(stored, points[perm])
+    assert (start[0], end[0]) == (0, len(points))
+    for node in range(len(start)):
+        members = stored[start[node] : end[node]]
+        assert len(members) >= 1
+        np.testing.assert_array_equal(low[node], members.min(axis=0))
+        np.testing.assert_array_equal(high[node], members.max(axis=0))
+        child = left[node]
+        if child < 0:  # a leaf: small, or points sharing one cell (the 40 at the origin)
+            assert len(members) <= leafsize or (members == members[0]).all()
+        else:
+            assert child > node and start[child] == start[node] and end[child + 1] == end[node]
+            assert end[child] == start[child + 1]
+    leaves = left < 0
+    # The leaves tile the stored rows.
+    assert np.array_equal(np.sort(start[leaves]), np.r_[0, np.sort(end[leaves])[:-1]])
+    assert depth <= 63
+
+
+def test_k_nearest_refines_any_start_into_the_k_nearest():
+    rng = np.random.default_rng(12)
+    points = _surface_points(rng, 4000)
+    _, stored, low, high, start, end, left, depth = build_tree(points, 16)
+    stack, gaps = np.empty(2 * depth + 2, np.int64), np.empty(2 * depth + 2)
+    for query in np.vstack([_surface_points(rng, 40), rng.uniform(-300, 300, (10, 3))]):
+        exact = np.sort(((stored - query) ** 2).sum(axis=1))[:8]
+        for rows in (rng.choice(len(points), 8, replace=False), np.arange(8)):
+            found_row = rows.astype(np.int64)
+            found_d2 = ((stored[found_row] - query) ** 2).sum(axis=1)
+            worst = k_nearest(
+                *query, stored, low, high, start, end, left, stack, gaps, found_d2, found_row
+            )
+            assert len(set(found_row.tolist())) == 8
+            np.testing.assert_allclose(np.sort(found_d2), exact, rtol=1e-12)
+            assert worst == found_d2.max()
 
 
 def test_spatial_order_is_a_permutation_and_blocks_cover_it():
