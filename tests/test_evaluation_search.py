@@ -46,6 +46,7 @@ def test_block_tree_matches_brute_force_near_and_far(seed):
         tree = BlockTree(target)
         distances, indices = tree.query(queries)
         np.testing.assert_allclose(distances, _brute_force(target, queries), rtol=0, atol=1e-12)
+        assert np.array_equal(tree.distances(queries), distances)
         np.testing.assert_allclose(
             np.linalg.norm(queries - target[indices], axis=1), distances, rtol=0, atol=1e-12
         )

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from h3ds_hf.evaluation.neighbors import as_points, compact_blocks, morton_keys
+from h3ds_hf.evaluation.neighbors import as_points, compact_blocks, morton_order
 from h3ds_hf.evaluation.parallel import KERNEL_LOCK
 
 #: Queries per block: large enough to share the walk, small enough to keep blocks compact.
@@ -35,12 +35,12 @@ _LEAFSIZE = 32
 def build_tree(points: np.ndarray, leafsize: int):
     """Build the tree over (N, 3) points, N >= 1.
 
-    The points are sorted along a Morton curve (:func:`~h3ds_hf.evaluation.neighbors.morton_keys`);
+    The points are sorted along a Morton curve (:func:`~h3ds_hf.evaluation.neighbors.morton_order`);
     a node is a run of that order sharing a key prefix, i.e. the points of one grid cell, and
     splits where the next key bit flips, which halves the cell along one axis. Both halves are
-    non-empty, so the depth stays within the 63 key bits whatever the points' spread. A leaf
-    holds at most ``leafsize`` points, more only when they share a key (coincident to within
-    1/2^21 of the bounding cube). Sorting is most of the cost: ~45 ms for 655k points.
+    non-empty, so the depth stays within the key's 63 bits whatever the points' spread. A leaf
+    holds at most ``leafsize`` points, more only when they share a key (one finest grid cell).
+    655k points take ~30 ms, half of it sorting.
 
     Returns:
         perm (N,) original index of each stored point; stored (N, 3) points in leaf order;
@@ -48,11 +48,10 @@ def build_tree(points: np.ndarray, leafsize: int):
         left (nodes,) first child (the second is left + 1), -1 for leaves; depth of the tree.
     """
     points = as_points(points)
-    keys = morton_keys(points)
-    perm = np.argsort(keys)
+    perm, keys = morton_order(points)
     with KERNEL_LOCK:
         stored = _gather(points, perm)
-    return (perm, stored, *_cell_nodes(keys[perm], stored, leafsize))
+    return (perm, stored, *_cell_nodes(keys, stored, leafsize))
 
 
 @numba.njit(cache=True, parallel=True)
@@ -448,6 +447,11 @@ class BlockTree:
         """
         squared, rows = self.tree.search(as_points(queries))
         return np.sqrt(squared), self.perm[rows]
+
+    def distances(self, queries: np.ndarray) -> np.ndarray:
+        """(Q,) float64 distance (mm) of every query to its nearest indexed point: the first
+        result of :meth:`query`, without gathering the indices."""
+        return np.sqrt(self.tree.search(as_points(queries))[0])
 
     def in_input_order(self, values: np.ndarray) -> np.ndarray:
         """(N,) values given per row of ``tree.elements``, rearranged to follow :attr:`points`."""

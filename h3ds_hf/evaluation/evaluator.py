@@ -338,12 +338,12 @@ class SceneEvaluator:
         if cut_region is None:
             others = self._spatial_outside(icp_region)
             moved = transformed(fit.matrix, self._vertices[others])
-            distances[others] = prediction.query(moved)[0]
+            distances[others] = prediction.distances(moved)
         d_gt_pred = distances if cut_region is None else distances[self._region(cut_region)]
         d_gt_pred /= fit.scale
         # The prediction in the tree's leaf order: a spatial order, fastest to search.
         aligned = transformed(np.linalg.inv(fit.matrix), prediction.tree.elements)
-        d_pred_gt = prediction.in_input_order(self._tree(cut_region).query(aligned)[0])
+        d_pred_gt = prediction.in_input_order(self._tree(cut_region).distances(aligned))
         return fit, d_gt_pred, d_pred_gt
 
     def _region(self, region_id: str) -> np.ndarray:
