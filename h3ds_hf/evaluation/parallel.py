@@ -6,9 +6,9 @@ process when two Python threads start parallel kernels at once (a web app servin
 threads, for instance). Every kernel already uses all cores, so running them one at a time
 costs nothing: callers hold :data:`KERNEL_LOCK` around each parallel kernel.
 
-Forking a process after it ran kernels is unsafe with the OpenMP layer (numba stops the child)
-and with pykdtree's OpenMP pool (the child hangs): evaluate in several processes with the
-"spawn" start method, as ``h3ds-hf evaluate --jobs`` does.
+Forking a process after it ran kernels is unsafe with the OpenMP layer (the child stops with
+"fork() called from a process already using GNU OpenMP"): evaluate in several processes with
+the "spawn" start method, as ``h3ds-hf evaluate --jobs`` does.
 """
 
 from __future__ import annotations
