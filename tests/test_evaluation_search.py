@@ -87,11 +87,28 @@ def test_block_tree_depth_stays_bounded_on_clustered_points():
     np.testing.assert_allclose(tree.query(queries)[0], _brute_force(points, queries), atol=1e-12)
 
 
-@pytest.mark.parametrize("leafsize", [1, 4, 32])
-def test_built_tree_nodes_partition_the_points_into_tight_cells(leafsize):
+def _chain(count: int) -> np.ndarray:
+    """Points at 2^-i along x: every cell split peels off one point, so most leaves hold one
+    (more nodes than the builder first allocates)."""
+    return np.column_stack([2.0 ** -np.arange(count), np.zeros(count), np.zeros(count)])
+
+
+@pytest.mark.parametrize(
+    ("shape", "leafsize"), [("surface", 1), ("surface", 4), ("surface", 32), ("chain", 32)]
+)
+def test_built_tree_nodes_partition_the_points_into_tight_cells(shape, leafsize):
     rng = np.random.default_rng(leafsize)
-    points = np.vstack([_surface_points(rng, 3000), np.zeros((40, 3)), [[5e3, 0.0, 0.0]]])
+    if shape == "chain":
+        points = _chain(40)
+    else:
+        points = np.vstack([_surface_points(rng, 3000), np.zeros((40, 3)), [[5e3, 0.0, 0.0]]])
     perm, stored, low, high, start, end, left, depth = build_tree(points, leafsize)
+    if shape == "chain":
+        assert len(start) > 2 * (4 * len(points) // leafsize + 1)  # the node arrays grew
+        queries = rng.uniform(-0.1, 1.1, (100, 3))
+        np.testing.assert_allclose(
+            BlockTree(points).distances(queries), _brute_force(points, queries), atol=1e-12
+        )
     assert np.array_equal(np.sort(perm), np.arange(len(points)))
     assert np.array_equal(stored, points[perm])
     assert (start[0], end[0]) == (0, len(points))
@@ -101,7 +118,7 @@ def test_built_tree_nodes_partition_the_points_into_tight_cells(leafsize):
         np.testing.assert_array_equal(low[node], members.min(axis=0))
         np.testing.assert_array_equal(high[node], members.max(axis=0))
         child = left[node]
-        if child < 0:  # a leaf: small, or points sharing one cell (the 40 at the origin)
+        if child < 0:  # a leaf: small, or points sharing one finest cell
             assert len(members) <= leafsize or (members == members[0]).all()
         else:
             assert child > node and start[child] == start[node] and end[child + 1] == end[node]

@@ -10,7 +10,7 @@ When a point is searched at position a (its *anchor*), it keeps its K nearest ta
 the K-th at distance r_K. Later, at position p with δ = |p - a|, every other target vertex w
 has |p - w| >= |a - w| - δ >= r_K - δ. So if the nearest of the K candidates lies closer than
 r_K - δ, it is the nearest target vertex of p, exactly what a full search finds. A point
-failing that test is searched again where it is, in the target's kd-tree, starting from its K
+failing that test is searched again where it is, in the target's tree, starting from its K
 candidates: they are still close, so the search reads only the few leaves around the point.
 The matches equal trimesh's full search at every iteration (an exact tie between equidistant
 vertices may resolve differently, which never changes a distance).
@@ -27,8 +27,9 @@ from h3ds_hf.evaluation.blocktree import BlockTree, k_nearest, point_squared, ro
 from h3ds_hf.evaluation.neighbors import as_points
 from h3ds_hf.evaluation.parallel import KERNEL_LOCK
 
-#: Candidates kept per point. Measured on the benchmark (head ICP: 75k points, 20 iterations):
-#: 8 is ~25% faster than 16 (more points searched, each search cheaper), 4 and 32 slower.
+#: Candidates kept per point. Measured on the benchmark's head ICP (75k points, 20 iterations):
+#: 8 and 12 equally fast, 6 ~5% and 16 ~20% slower (fewer candidates: more points searched
+#: again; more: costlier searches and proofs).
 CANDIDATES = 8
 # Slack (mm) on the proof, far above float64 rounding of mm-scale distances (~1e-13).
 _SLACK = 1e-9
