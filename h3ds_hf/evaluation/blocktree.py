@@ -38,8 +38,9 @@ def build_tree(points: np.ndarray, leafsize: int):
     The points are sorted along a Morton curve (:func:`~h3ds_hf.evaluation.neighbors.morton_order`);
     a node is a run of that order sharing a key prefix, i.e. the points of one grid cell, and
     splits where the next key bit flips, which halves the cell along one axis. Both halves are
-    non-empty, so the depth stays within the key's 63 bits whatever the points' spread. A leaf
-    holds at most ``leafsize`` points, more only when they share a key (one finest grid cell).
+    non-empty, so the depth stays within the key's 63 bits. More than ``leafsize`` points in
+    one finest cell (a far-away outlier makes the cells coarse) are split at their median
+    along their widest axis, so a leaf holds at most ``leafsize`` points unless they coincide.
     655k points take ~30 ms, half of it sorting.
 
     Returns:
@@ -51,7 +52,7 @@ def build_tree(points: np.ndarray, leafsize: int):
     perm, keys = morton_order(points)
     with KERNEL_LOCK:
         stored = _gather(points, perm)
-    return (perm, stored, *_cell_nodes(keys, stored, leafsize))
+    return (perm, stored, *_cell_nodes(keys, stored, perm, leafsize))
 
 
 @numba.njit(cache=True, parallel=True)
@@ -65,9 +66,10 @@ def _gather(points: np.ndarray, perm: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
-def _cell_nodes(keys: np.ndarray, stored: np.ndarray, leafsize: int):
+def _cell_nodes(keys: np.ndarray, stored: np.ndarray, perm: np.ndarray, leafsize: int):
     """The nodes over sorted (N,) uint64 keys and their (N, 3) points: low, high, start, end,
-    left, depth as :func:`build_tree` returns them. Children are numbered after their parent."""
+    left, depth as :func:`build_tree` returns them. Children are numbered after their parent.
+    Rows sharing a key may be reordered (``stored`` and ``perm`` alike)."""
     count = keys.shape[0]
     capacity = 2 * (4 * count // leafsize + 1)  # grown below if the cells are uneven
     start = np.empty(capacity, np.int64)
@@ -77,7 +79,8 @@ def _cell_nodes(keys: np.ndarray, stored: np.ndarray, leafsize: int):
     start[0], end[0], left[0], node_depth[0] = 0, count, -1, 0
     nodes = 1
     depth = 0
-    stack = np.empty(2 * 64 + 2, np.int64)  # depth <= 63: one key bit per level
+    # Depth <= 63 key bits + 64 median halvings.
+    stack = np.empty(2 * 128 + 2, np.int64)
     stack[0] = 0
     top = 1
     while top > 0:
@@ -85,21 +88,28 @@ def _cell_nodes(keys: np.ndarray, stored: np.ndarray, leafsize: int):
         node = stack[top]
         s, e = start[node], end[node]
         depth = max(depth, node_depth[node])
-        if e - s <= leafsize or keys[s] == keys[e - 1]:
+        if e - s <= leafsize:
             continue
+        if keys[s] == keys[e - 1]:  # one finest cell: its median, unless all coincide
+            axis = _widest_axis(stored, s, e)
+            if axis < 0:
+                continue
+            lo = s + (e - s) // 2
+            _select(stored, perm, axis, s, e, lo)
+        else:
+            # The highest bit where the run's keys differ is 0 then 1 along it: find the flip.
+            bit = np.uint64(1) << np.uint64(_highest_bit(keys[s] ^ keys[e - 1]))
+            lo, hi = s + 1, e - 1
+            while lo < hi:
+                middle = (lo + hi) // 2
+                if keys[middle] & bit:
+                    hi = middle
+                else:
+                    lo = middle + 1
         if nodes + 2 > capacity:
             capacity *= 2
             start, end = _grown(start, capacity), _grown(end, capacity)
             left, node_depth = _grown(left, capacity), _grown(node_depth, capacity)
-        # The highest bit where the run's keys differ is 0 then 1 along it: find the flip.
-        bit = np.uint64(1) << np.uint64(_highest_bit(keys[s] ^ keys[e - 1]))
-        lo, hi = s + 1, e - 1
-        while lo < hi:
-            middle = (lo + hi) // 2
-            if keys[middle] & bit:
-                hi = middle
-            else:
-                lo = middle + 1
         left[node] = nodes
         for child, (cs, ce) in enumerate(((s, lo), (lo, e))):
             start[nodes + child], end[nodes + child] = cs, ce
@@ -124,6 +134,46 @@ def _cell_nodes(keys: np.ndarray, stored: np.ndarray, leafsize: int):
                 low[node, a] = min(low[node, a], stored[i, a])
                 high[node, a] = max(high[node, a], stored[i, a])
     return low, high, start[:nodes].copy(), end[:nodes].copy(), left[:nodes].copy(), depth
+
+
+@numba.njit(cache=True, nogil=True)
+def _widest_axis(points: np.ndarray, start: int, end: int) -> int:
+    """The axis along which points[start:end] spread the most; -1 if they all coincide."""
+    low = np.full(3, np.inf)
+    high = np.full(3, -np.inf)
+    for i in range(start, end):
+        for a in range(3):
+            low[a] = min(low[a], points[i, a])
+            high[a] = max(high[a], points[i, a])
+    axis = np.argmax(high - low)
+    return axis if high[axis] > low[axis] else -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _select(points: np.ndarray, perm: np.ndarray, axis: int, start: int, end: int, kth: int):
+    """Quickselect rows of points[start:end] (and perm alongside) so that rows before ``kth``
+    are <= row ``kth`` <= rows after it along ``axis``."""
+    lo, hi = start, end - 1
+    while lo < hi:
+        pivot = points[(lo + hi) // 2, axis]
+        i, j = lo, hi
+        while i <= j:
+            while points[i, axis] < pivot:
+                i += 1
+            while points[j, axis] > pivot:
+                j -= 1
+            if i <= j:
+                for a in range(3):
+                    points[i, a], points[j, a] = points[j, a], points[i, a]
+                perm[i], perm[j] = perm[j], perm[i]
+                i += 1
+                j -= 1
+        if kth <= j:
+            hi = j
+        elif kth >= i:
+            lo = i
+        else:
+            break
 
 
 @numba.njit(cache=True, inline="always")
