@@ -1,6 +1,6 @@
 """Exact closest-point distances from points to a triangle mesh (numba, all cores).
 
-The triangles are indexed by a kd-tree over their centroids (the one of
+The triangles are indexed by a tree over their centroids (the Morton-ordered one of
 :mod:`~h3ds_hf.evaluation.blocktree`) whose nodes carry the bounding box of all their
 triangles' corners, so a node's box distance is a lower bound for every triangle below it.
 Queries are listed along a Morton curve and searched in blocks of neighbours, as in
