@@ -208,6 +208,21 @@ def test_anchored_matcher_searches_again_after_a_jump():
     assert matcher.searched == 2 * len(source)
 
 
+def test_a_restricted_matcher_keeps_the_searches_of_its_members():
+    rng = np.random.default_rng(8)
+    target = _surface_points(rng, 5000)
+    source = _surface_points(rng, 800)
+    shared = AnchoredMatcher(BlockTree(target), len(source))
+    shared(source)
+    members = np.r_[rng.choice(len(source), 300, replace=False), 7, 7]  # a repeated point too
+    matcher = shared.restricted(members)
+    distances, _ = matcher.nearest(source[members])
+    np.testing.assert_allclose(distances, _brute_force(target, source[members]), atol=1e-12)
+    assert matcher.searched == 0  # all proven from the shared search
+    moved = _drift(source[members], 3)
+    np.testing.assert_allclose(matcher.nearest(moved)[0], _brute_force(target, moved), atol=1e-12)
+
+
 @pytest.mark.parametrize("reflection", [True, False])
 @pytest.mark.parametrize("scale", [True, False])
 def test_procrustes_equals_trimesh(reflection, scale):

@@ -60,6 +60,15 @@ class AnchoredMatcher:
             self._radius[:] = np.inf
         self.searched = 0  #: points searched in the tree so far (diagnostics)
 
+    def restricted(self, members: np.ndarray) -> AnchoredMatcher:
+        """A matcher for the source points ``members`` ((n,) indices into this one's points, in
+        the order the new matcher is called with), keeping their searches so far."""
+        matcher = AnchoredMatcher(self.target, 0)
+        matcher._anchors = self._anchors[members]
+        matcher._candidates = self._candidates[members]
+        matcher._radius = self._radius[members]
+        return matcher
+
     def __call__(self, points: np.ndarray) -> np.ndarray:
         """ICP matching step: (N, 3) moved source points -> (N, 3) nearest target vertices."""
         return self._match(points)[2]
