@@ -118,9 +118,23 @@ def _cell_nodes(keys: np.ndarray, stored: np.ndarray, perm: np.ndarray, leafsize
         stack[top], stack[top + 1] = nodes + 1, nodes
         top += 2
         nodes += 2
-    # Tight boxes, leaves first (children are numbered after their parent).
+    start, end, left = start[:nodes].copy(), end[:nodes].copy(), left[:nodes].copy()
+    low, high = node_boxes(stored, start, end, left)
+    return low, high, start, end, left, depth
+
+
+@numba.njit(cache=True, nogil=True)
+def node_boxes(elements: np.ndarray, start: np.ndarray, end: np.ndarray, left: np.ndarray):
+    """(nodes, 3) low and high corners of the tight box around every element below each node.
+
+    Args:
+        elements: (N, 3) points, or (N, 9) triangles (corners a, b, c), in leaf order;
+        start, end, left: the nodes (:func:`build_tree`).
+    """
+    nodes = len(start)
     low = np.empty((nodes, 3))
     high = np.empty((nodes, 3))
+    # Children are numbered after their parent: visit the nodes backwards, leaves first.
     for node in range(nodes - 1, -1, -1):
         child = left[node]
         for a in range(3):
@@ -130,10 +144,11 @@ def _cell_nodes(keys: np.ndarray, stored: np.ndarray, perm: np.ndarray, leafsize
                 continue
             low[node, a] = np.inf
             high[node, a] = -np.inf
-            for i in range(start[node], end[node]):
-                low[node, a] = min(low[node, a], stored[i, a])
-                high[node, a] = max(high[node, a], stored[i, a])
-    return low, high, start[:nodes].copy(), end[:nodes].copy(), left[:nodes].copy(), depth
+            for row in range(start[node], end[node]):
+                for corner in range(elements.shape[1] // 3):
+                    low[node, a] = min(low[node, a], elements[row, 3 * corner + a])
+                    high[node, a] = max(high[node, a], elements[row, 3 * corner + a])
+    return low, high
 
 
 @numba.njit(cache=True, nogil=True)

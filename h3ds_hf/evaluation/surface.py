@@ -20,7 +20,7 @@ import numba
 import numpy as np
 from trimesh.triangles import closest_point
 
-from h3ds_hf.evaluation.blocktree import SearchTree, build_tree, triangle_squared
+from h3ds_hf.evaluation.blocktree import SearchTree, build_tree, node_boxes, triangle_squared
 from h3ds_hf.evaluation.neighbors import as_points, spatial_order
 from h3ds_hf.evaluation.parallel import KERNEL_LOCK
 
@@ -42,7 +42,7 @@ class SurfaceIndex:
         self._row = np.empty_like(perm)  # stored row of each original face
         self._row[perm] = np.arange(len(perm))
         stored = np.ascontiguousarray(corners[perm].reshape(-1, 9))  # (F, 9) leaf order
-        low, high = _node_boxes(stored, start, end, left)
+        low, high = node_boxes(stored, start, end, left)
         self._tree = SearchTree(stored, low, high, start, end, left, depth)
 
     def query(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -93,26 +93,3 @@ def _paired_squared(points, corners):
     for i in numba.prange(len(points)):
         out[i] = triangle_squared(points[i, 0], points[i, 1], points[i, 2], corners, i)
     return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _node_boxes(corners, start, end, left):
-    """(nodes, 3) low and high corners of the box around every triangle below each node."""
-    nodes = len(start)
-    low = np.empty((nodes, 3))
-    high = np.empty((nodes, 3))
-    # Children are numbered after their parent: visit the nodes backwards, leaves first.
-    for node in range(nodes - 1, -1, -1):
-        child = left[node]
-        for a in range(3):
-            if child >= 0:
-                low[node, a] = min(low[child, a], low[child + 1, a])
-                high[node, a] = max(high[child, a], high[child + 1, a])
-                continue
-            low[node, a] = np.inf
-            high[node, a] = -np.inf
-            for t in range(start[node], end[node]):
-                for corner in range(3):
-                    low[node, a] = min(low[node, a], corners[t, 3 * corner + a])
-                    high[node, a] = max(high[node, a], corners[t, 3 * corner + a])
-    return low, high
