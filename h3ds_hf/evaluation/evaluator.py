@@ -91,7 +91,7 @@ class SceneEvaluator:
             gt.vertices, gt.faces, what=f"ground truth of scene {gt.scene_id}"
         )
         self._trees: dict[str | None, BlockTree] = {}
-        self._orders: dict[str | None, np.ndarray] = {}
+        self._orders: dict[str, np.ndarray] = {}
         self._surface: SurfaceIndex | None = None
         self._cut_face_masks: dict[str, np.ndarray] = {}
 
@@ -251,8 +251,6 @@ class SceneEvaluator:
         for icp_region, cut_region in (EVALUATION_REGIONS[name] for name in regions):
             self._tree(cut_region)
             self._spatial(icp_region)
-            if cut_region is None:
-                self._spatial(None)
 
     def _surface_protocol(
         self,
@@ -391,13 +389,12 @@ class SceneEvaluator:
     def _spatial(self, region_id: str | None) -> np.ndarray:
         """Cached GT vertex indices of a region (all for None; a repeated index stays repeated)
         listed in the leaf order of the whole GT's tree, a spatial order."""
+        everything = self._tree(None).perm
+        if region_id is None:
+            return everything
         if region_id not in self._orders:
-            everything = self._tree(None).perm
-            if region_id is None:
-                self._orders[None] = everything
-            else:
-                counts = np.bincount(self._region(region_id), minlength=len(self._vertices))
-                self._orders[region_id] = np.repeat(everything, counts[everything])
+            counts = np.bincount(self._region(region_id), minlength=len(self._vertices))
+            self._orders[region_id] = np.repeat(everything, counts[everything])
         return self._orders[region_id]
 
     def _spatial_union(self, region_ids: Iterable[str]) -> np.ndarray:
