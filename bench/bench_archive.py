@@ -3,8 +3,8 @@
 Builds a synthetic ZipCrypto archive whose photos have the size of the real ones (noisy
 1512x2016 JPEGs, ~1.5 MB), then measures in this run:
 
-- extraction with ``h3ds_hf.extract.extract_release`` (MB of archive per second);
-- reading every member in place with ``h3ds_hf.sources.ZipSource`` (random access);
+- extraction with ``h3ds_hf.release.extract.extract_release`` (MB of archive per second);
+- reading every member in place with ``h3ds_hf.release.sources.ZipSource`` (random access);
 - the baseline: ``zipfile.ZipFile.read(pwd=...)`` on the same members, for a bounded time;
 - peak RSS of extraction in a child process for two archive sizes (memory must not grow).
 
@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from h3ds_hf.extract import extract_release
-from h3ds_hf.sources import ZipSource
-from h3ds_hf.synthetic import write_synthetic_release
-from h3ds_hf.zipcrypto import pack_zip
+from h3ds_hf.release.extract import extract_release
+from h3ds_hf.release.sources import ZipSource
+from h3ds_hf.release.zipcrypto import pack_zip
+from h3ds_hf.synthetic.release import write_synthetic_release
 
 PASSWORD = "bench-token"
 #: Seconds the slow baseline is given; its MB/s is measured on what it read in that time.
@@ -87,7 +87,7 @@ def peak_rss_of_extraction(archive: Path, target: Path) -> float:
     """Peak RSS (MB) of a child process that extracts the archive."""
     code = (
         "import resource, sys\n"
-        "from h3ds_hf.extract import extract_release\n"
+        "from h3ds_hf.release.extract import extract_release\n"
         "extract_release(sys.argv[1], sys.argv[2], token=sys.argv[3], progress=False)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
     )

@@ -30,8 +30,8 @@ import numpy as np
 import trimesh
 
 from h3ds_hf.evaluation import evaluate_pair, load_prediction
-from h3ds_hf.reader import open_release
-from h3ds_hf.synthetic import synthetic_ground_truth, write_synthetic_release
+from h3ds_hf.release.reader import open_release
+from h3ds_hf.synthetic.release import synthetic_ground_truth, write_synthetic_release
 
 if not hasattr(np, "int"):  # the reference still uses np.int, removed in numpy 1.24
     np.int = int

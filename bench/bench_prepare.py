@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from h3ds_hf.synthetic import write_synthetic_release
+from h3ds_hf.synthetic.release import write_synthetic_release
 
 PHOTO_SIZE = (1512, 2016)  # width, height of the real photos
 DISTINCT_PHOTOS = 4  # per scene; the others are copies (content does not matter to prepare)

@@ -10,19 +10,14 @@ Main entry points:
 - the ``h3ds-hf`` command line (``h3ds-hf --help``).
 """
 
-from importlib.metadata import PackageNotFoundError, version
 from os import PathLike
 from typing import Any
 
-try:
-    __version__ = version("h3ds-hf")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+source"
-
-from h3ds_hf.catalog import Catalog, SceneInfo, load_catalog
 from h3ds_hf.dataset import H3DS
+from h3ds_hf.distribution import __version__
 from h3ds_hf.errors import H3DSError
-from h3ds_hf.reader import Release, open_release
+from h3ds_hf.release.catalog import Catalog, SceneInfo, load_catalog
+from h3ds_hf.release.reader import Release, open_release
 from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES, GroundTruth
 
 

@@ -11,7 +11,7 @@ import importlib
 import logging
 import sys
 
-from h3ds_hf import __version__
+from h3ds_hf.distribution import __version__
 from h3ds_hf.errors import H3DSError
 
 #: Sub-command modules under h3ds_hf.commands, in the order ``--help`` lists them.

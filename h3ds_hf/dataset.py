@@ -18,15 +18,15 @@ import numpy as np
 import trimesh
 from PIL import Image
 
-from h3ds_hf.cameras import (
+from h3ds_hf.errors import H3DSError
+from h3ds_hf.release.cameras import (
     apply_transform,
     decompose_projection,
     normalization_matrix,
     normalized_projection,
 )
-from h3ds_hf.catalog import Catalog, load_catalog
-from h3ds_hf.errors import H3DSError
-from h3ds_hf.reader import Release, open_release
+from h3ds_hf.release.catalog import Catalog, load_catalog
+from h3ds_hf.release.reader import Release, open_release
 from h3ds_hf.scene import REGION_NAMES
 
 logger = logging.getLogger(__name__)

@@ -18,16 +18,16 @@ import datasets
 import evaluate
 from datasets import load_dataset
 
-from h3ds_hf.batch import evaluate_folder
+from h3ds_hf.benchmark.batch import evaluate_folder
+from h3ds_hf.benchmark.report import load_results
 from h3ds_hf.dataset import H3DS
 from h3ds_hf.hub.dataset_card import PLACEHOLDER_REPO_ID
 from h3ds_hf.hub.model_card import build_card_files, write_card_files
 from h3ds_hf.hub.prepare import prepare_dataset
 from h3ds_hf.metric import metric_path
-from h3ds_hf.reader import open_release
-from h3ds_hf.report import load_results
-from h3ds_hf.synthetic import write_synthetic_release
-from h3ds_hf.synthetic_predictions import write_synthetic_predictions
+from h3ds_hf.release.reader import open_release
+from h3ds_hf.synthetic.predictions import write_synthetic_predictions
+from h3ds_hf.synthetic.release import write_synthetic_release
 
 #: Views configs the demo reconstructs and scores.
 DEMO_VIEWS = ("1", "3", "8", "32")

@@ -16,7 +16,6 @@ real work lives here, in the installed package, where it is tested like any othe
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -24,23 +23,25 @@ from typing import Any
 
 import datasets
 import numpy as np
-import pyarrow as pa
 from datasets import Features, List, Value
 
-from h3ds_hf.batch import LANDMARKS_SUFFIX, read_landmarks
-from h3ds_hf.catalog import Catalog
+from h3ds_hf.benchmark.batch import GroundTruthSource
+from h3ds_hf.distribution import shipped_folder
 from h3ds_hf.errors import EvaluationError, H3DSError, UnknownRegionError, UnknownSceneError
 from h3ds_hf.evaluation import (
     ALIGNMENTS,
+    LANDMARKS_SUFFIX,
     PROTOCOLS,
     PairResult,
     RegionResult,
     SceneEvaluator,
     load_prediction,
+    read_landmarks,
 )
 from h3ds_hf.evaluation.meshes import mesh_arrays, validate_landmarks, validate_mesh
+from h3ds_hf.hub.ground_truth import open_ground_truth
 from h3ds_hf.hub.rows import ground_truth_from_row
-from h3ds_hf.reader import Release, open_release
+from h3ds_hf.release.catalog import Catalog
 from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES, GroundTruth
 
 #: Name of the metric (folder, module and Space).
@@ -64,20 +65,20 @@ def ground_truth_loader(
     """A scene id -> GroundTruth function over a data source, opened on first use.
 
     Args:
-        source: a raw release (folder or official zip, see :func:`h3ds_hf.open_release`), or a
-            ``datasets.Dataset`` of H3DS rows.
+        source: a raw release (folder or official zip, see :func:`h3ds_hf.open_release`), a
+            prepared or downloaded Hub dataset folder, or a ``datasets.Dataset`` of H3DS rows.
         catalog: a Catalog or the path of a custom catalog TOML (raw releases only).
         release: 'v1' or 'v2' (raw releases only; default: from version.txt).
         token: the zip's access token (default ``$H3DS_ACCESS_TOKEN``); never stored on disk.
     """
     if isinstance(source, datasets.Dataset):
         return _dataset_loader(source)
-    opened: list[Release] = []
+    opened: list[GroundTruthSource] = []
 
     def load(scene_id: str) -> GroundTruth:
         if not opened:
             opened.append(
-                open_release(
+                open_ground_truth(
                     source,
                     catalog=catalog if isinstance(catalog, Catalog) else None,
                     catalog_path=None if isinstance(catalog, Catalog) else catalog,
@@ -103,19 +104,18 @@ def _dataset_loader(dataset: datasets.Dataset) -> GroundTruthLoader:
 
 
 def metric_path() -> str:
-    """Folder of the installed ``h3ds_chamfer`` metric, for ``evaluate.load(metric_path())``.
+    """Folder of the ``h3ds_chamfer`` metric, for ``evaluate.load(metric_path())``.
 
-    Works offline from any working directory, for a wheel install (``.../h3ds_hf/h3ds_chamfer``)
-    and an editable one (``<repository>/metric/h3ds_chamfer``).
+    Works offline from any working directory: for a wheel install (``.../h3ds_hf/h3ds_chamfer``),
+    an editable one, and Python started in a source checkout, whose ``h3ds_hf/`` then shadows
+    any installed copy and has no metric package inside (``<checkout>/metric/h3ds_chamfer``).
 
     Raises:
         H3DSError: the metric folder is not installed (a broken installation).
     """
-    spec = importlib.util.find_spec(METRIC_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    for location in locations:
-        if (Path(location) / f"{METRIC_NAME}.py").is_file():
-            return str(Path(location))
+    folder = shipped_folder(METRIC_PACKAGE)
+    if folder is not None and (folder / f"{METRIC_NAME}.py").is_file():
+        return str(folder)
     raise H3DSError(
         f"the {METRIC_NAME} metric folder is not installed with h3ds_hf (package "
         f"{METRIC_PACKAGE} not found); reinstall h3ds-hf"
@@ -310,38 +310,6 @@ def check_options(protocol: str, regions: Iterable[str] | str, alignment: str) -
 # ------------------------------------------------------------------------------ compute time
 
 
-def arrow_rows(column: pa.ChunkedArray | pa.Array) -> list[dict[str, Any]]:
-    """Items of a stored struct column as dicts of numpy arrays (None for nulls).
-
-    Matrices come back as (N, 3) arrays without a Python-list detour: the vertices are the
-    float64 values that were added, bit for bit.
-    """
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    return [_struct_row(column, i) for i in range(len(column))]
-
-
-def _struct_row(column: pa.StructArray, i: int) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for position, field in enumerate(column.type):
-        row[field.name] = _value(column.field(position), field.type, i)
-    return row
-
-
-def _value(array: pa.Array, type_: pa.DataType, i: int) -> Any:
-    if not array[i].is_valid:
-        return None
-    if pa.types.is_struct(type_):
-        return _struct_row(array, i)
-    if pa.types.is_list(type_) or pa.types.is_large_list(type_):
-        values = array[i].values
-        if pa.types.is_fixed_size_list(type_.value_type):
-            width = type_.value_type.list_size
-            return values.flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
-        return values.to_numpy(zero_copy_only=False)
-    return array[i].as_py()
-
-
 def ground_truth_of(reference: Mapping[str, Any]) -> GroundTruth | None:
     """The GroundTruth a stored reference carries, or None if it holds only a scene id."""
     if reference["vertices"] is None:
@@ -369,7 +337,7 @@ def score(
 
     Args:
         predictions, references: items in the shape of :func:`metric_features` with numpy
-            arrays (see :func:`arrow_rows`).
+            arrays (see :func:`h3ds_hf.hub.rows.arrow_rows`).
         protocol: "h3ds" (the published numbers) or "surface".
         regions: any of "face", "head".
         alignment: "similarity" or "rigid" (surface protocol only).

@@ -29,8 +29,7 @@ from typing import Any, ClassVar
 
 import datasets
 
-from h3ds_hf.benchmark import DEFAULT_CONFIG
-from h3ds_hf.catalog import Catalog, catalog_from_json, load_catalog
+from h3ds_hf.benchmark.names import DEFAULT_CONFIG
 from h3ds_hf.errors import UnknownViewsConfigError
 from h3ds_hf.hub.features import dataset_info
 from h3ds_hf.hub.rows import (
@@ -41,7 +40,8 @@ from h3ds_hf.hub.rows import (
     split_scenes,
     view_indices,
 )
-from h3ds_hf.reader import Release, open_release
+from h3ds_hf.release.catalog import Catalog, catalog_from_json, load_catalog
+from h3ds_hf.release.reader import Release, open_release
 
 _DESCRIPTION = (
     "H3DS: 3D human heads. Per scene: the ground-truth scan (mm), calibrated photos and masks "

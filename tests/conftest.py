@@ -31,8 +31,8 @@ os.environ.pop("H3DS_ACCESS_TOKEN", None)
 import datasets  # noqa: E402
 import pytest  # noqa: E402
 
-from h3ds_hf.catalog import Catalog, load_catalog  # noqa: E402
-from h3ds_hf.synthetic import write_synthetic_release  # noqa: E402
+from h3ds_hf.release.catalog import Catalog, load_catalog  # noqa: E402
+from h3ds_hf.synthetic.release import write_synthetic_release  # noqa: E402
 
 #: Password of the synthetic encrypted archive (a test value, not a real access token).
 SYNTHETIC_TOKEN = "synthetic-token-for-tests"

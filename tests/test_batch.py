@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from h3ds_hf.batch import EvaluationOptions, evaluate_folder, find_predictions
+from h3ds_hf.benchmark.batch import EvaluationOptions, evaluate_folder, find_predictions
+from h3ds_hf.benchmark.report import format_table, load_results
 from h3ds_hf.errors import EvaluationError
 from h3ds_hf.evaluation import evaluate_pair, load_prediction
-from h3ds_hf.reader import open_release
-from h3ds_hf.report import format_table, load_results
-from h3ds_hf.synthetic_predictions import write_synthetic_predictions
+from h3ds_hf.release.reader import open_release
+from h3ds_hf.synthetic.predictions import write_synthetic_predictions
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +52,9 @@ def test_batch_equals_pairwise_evaluation(release, predictions):
 
 def test_parallel_equals_serial(release, synthetic, predictions):
     serial = evaluate_folder(release, predictions, views_configs=["3"], progress=False)
-    parallel = evaluate_folder(
-        synthetic.folder,
-        predictions,
-        catalog=release.catalog,
-        views_configs=["3"],
-        jobs=2,
-        progress=False,
-    )
+    # The workers receive the opened encrypted zip, its token held in memory only.
+    archive = open_release(synthetic.zip_path, catalog=release.catalog, token=synthetic.token)
+    parallel = evaluate_folder(archive, predictions, views_configs=["3"], jobs=2, progress=False)
     assert serial.to_dict() == parallel.to_dict()
 
 
@@ -114,6 +109,7 @@ def test_results_round_trip(release, predictions, tmp_path):
 
 
 def test_prepared_folder_source_equals_raw_release(synthetic, release, predictions, tmp_path):
+    from h3ds_hf.hub.ground_truth import open_ground_truth
     from h3ds_hf.hub.prepare import prepare_dataset
     from h3ds_hf.hub.prepared import PreparedRelease
 
@@ -133,13 +129,17 @@ def test_prepared_folder_source_equals_raw_release(synthetic, release, predictio
     assert np.array_equal(gt.faces, raw.faces) and dict(gt.landmarks) == dict(raw.landmarks)
     for name, indices in raw.regions.items():
         assert np.array_equal(gt.regions[name], indices)
-    from_prepared = evaluate_folder(prepared, predictions, views_configs=["3"], progress=False)
+    from_prepared = evaluate_folder(
+        open_ground_truth(prepared), predictions, views_configs=["3"], progress=False
+    )
     from_raw = evaluate_folder(release, predictions, views_configs=["3"], progress=False)
     assert from_prepared.to_dict()["results"] == from_raw.to_dict()["results"]
     # A download of the published repository has no prepare manifest (it stays local).
     downloaded = Path(shutil.copytree(prepared, tmp_path / "download"))
     (downloaded / ".h3ds-hf-prepare.json").unlink()
-    from_download = evaluate_folder(downloaded, predictions, views_configs=["3"], progress=False)
+    from_download = evaluate_folder(
+        open_ground_truth(downloaded), predictions, views_configs=["3"], progress=False
+    )
     assert from_download.to_dict()["results"] == from_raw.to_dict()["results"]
     assert from_download.release == release.catalog.name
 

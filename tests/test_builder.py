@@ -12,12 +12,12 @@ import pytest
 from h3ds_hf.loading_script.h3ds import H3DS
 from PIL import Image
 
-from h3ds_hf.benchmark import parse_config_name
-from h3ds_hf.cameras import decompose_projection
+from h3ds_hf.benchmark.names import parse_config_name
 from h3ds_hf.errors import MissingFileError, SourceError, UnknownViewsConfigError
 from h3ds_hf.hub.features import FIELD_DOCS, scene_features
 from h3ds_hf.hub.local import load_local
 from h3ds_hf.hub.rows import dataset_configs, ground_truth_from_row
+from h3ds_hf.release.cameras import decompose_projection
 from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES
 
 pytestmark = pytest.mark.usefixtures("private_datasets_cache")
@@ -261,7 +261,7 @@ def test_exif_rotated_photos_are_reported(synthetic, tmp_path, caplog):
     from PIL import Image
 
     from h3ds_hf.hub.rows import read_scene
-    from h3ds_hf.reader import open_release
+    from h3ds_hf.release.reader import open_release
 
     copy = Path(shutil.copytree(synthetic.folder, tmp_path / "release"))
     scene_id = synthetic.catalog.scene_ids()[0]

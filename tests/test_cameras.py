@@ -8,13 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
-from h3ds_hf.cameras import (
+from h3ds_hf.errors import MalformedFileError
+from h3ds_hf.release.cameras import (
     apply_transform,
     decompose_projection,
     normalization_matrix,
     normalized_projection,
 )
-from h3ds_hf.errors import MalformedFileError
 
 cv2 = pytest.importorskip("cv2", reason="OpenCV is the reference's decomposition (test extra)")
 

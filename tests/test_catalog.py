@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from h3ds_hf.catalog import load_catalog
-from h3ds_hf.derive_catalog import derive, dumps
 from h3ds_hf.errors import CatalogError, UnknownSceneError, UnknownTagError, UnknownViewsConfigError
+from h3ds_hf.release.catalog import load_catalog
+from h3ds_hf.release.derive_catalog import derive, dumps
 
 CUSTOM_TOML = """
 version = 0.4

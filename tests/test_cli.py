@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from h3ds_hf.cli import main
-from h3ds_hf.reader import open_release
-from h3ds_hf.synthetic_predictions import write_synthetic_predictions
+from h3ds_hf.release.reader import open_release
+from h3ds_hf.synthetic.predictions import write_synthetic_predictions
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ import pytest
 import trimesh
 
 from h3ds_hf.evaluation import SceneEvaluator, evaluate_pair, evaluate_scene_reference
-from h3ds_hf.obj import write_obj
+from h3ds_hf.release.obj import write_obj
 from h3ds_hf.scene import GroundTruth
-from h3ds_hf.synthetic import synthetic_ground_truth
+from h3ds_hf.synthetic.release import synthetic_ground_truth
 
 if not hasattr(np, "int"):  # the oracle still uses np.int, removed in numpy 1.24
     np.int = int

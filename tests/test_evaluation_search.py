@@ -281,7 +281,7 @@ def test_evaluations_from_several_threads_with_the_workqueue_layer(tmp_path):
     script.write_text(
         "import threading\n"
         "from h3ds_hf.evaluation import evaluate_pair\n"
-        "from h3ds_hf.synthetic import synthetic_ground_truth\n"
+        "from h3ds_hf.synthetic.release import synthetic_ground_truth\n"
         "gt = synthetic_ground_truth(1, subdivisions=4)\n"
         "pred = (gt.vertices * 1.001, gt.faces)\n"
         "results = []\n"

@@ -10,7 +10,7 @@ from h3ds_hf.evaluation import FSCORE_THRESHOLDS_MM, evaluate_pair
 from h3ds_hf.evaluation.results import fscore
 from h3ds_hf.evaluation.surface import SurfaceIndex, point_triangle_distance
 from h3ds_hf.scene import LANDMARK_NAMES, GroundTruth
-from h3ds_hf.synthetic import synthetic_ground_truth
+from h3ds_hf.synthetic.release import synthetic_ground_truth
 
 
 def _brute_force(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:

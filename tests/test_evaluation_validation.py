@@ -10,8 +10,8 @@ import trimesh
 
 from h3ds_hf.errors import EvaluationError, UnknownRegionError
 from h3ds_hf.evaluation import SceneEvaluator, evaluate_pair, load_prediction
-from h3ds_hf.obj import write_obj
-from h3ds_hf.synthetic import synthetic_ground_truth
+from h3ds_hf.release.obj import write_obj
+from h3ds_hf.synthetic.release import synthetic_ground_truth
 
 
 @pytest.fixture(scope="module")

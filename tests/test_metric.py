@@ -16,10 +16,10 @@ import trimesh
 import h3ds_hf
 from h3ds_hf.evaluation import SceneEvaluator, evaluate_pair
 from h3ds_hf.metric import METRIC_NAME, metric_path
-from h3ds_hf.obj import write_obj
-from h3ds_hf.reader import open_release
+from h3ds_hf.release.obj import write_obj
+from h3ds_hf.release.reader import open_release
 from h3ds_hf.scene import GroundTruth
-from h3ds_hf.synthetic import synthetic_ground_truth
+from h3ds_hf.synthetic.release import synthetic_ground_truth
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 

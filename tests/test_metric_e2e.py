@@ -21,7 +21,7 @@ from datasets import load_dataset
 from h3ds_hf.cli import main
 from h3ds_hf.hub.prepare import prepare_dataset
 from h3ds_hf.metric import metric_path
-from h3ds_hf.obj import write_obj
+from h3ds_hf.release.obj import write_obj
 
 CONFIG = "3-views"
 VIEWS = "3"

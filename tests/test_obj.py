@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from h3ds_hf.errors import MalformedFileError
-from h3ds_hf.obj import _read_any_obj, _read_regular_obj, load_obj, obj_bytes, read_obj, write_obj
+from h3ds_hf.release.obj import (
+    _read_any_obj,
+    _read_regular_obj,
+    load_obj,
+    obj_bytes,
+    read_obj,
+    write_obj,
+)
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 
@@ -195,7 +202,7 @@ def test_each_fast_path_precondition(text, fast):
 
 
 def test_read_obj_takes_the_fast_path_on_regular_input(monkeypatch):
-    monkeypatch.setattr("h3ds_hf.obj._read_any_obj", pytest.fail)
+    monkeypatch.setattr("h3ds_hf.release.obj._read_any_obj", pytest.fail)
     vertices, faces = read_obj(BASE)
     assert vertices.tolist() == BASE_VERTICES
     assert faces.tolist() == BASE_FACES

@@ -12,7 +12,7 @@ import yaml
 from huggingface_hub import DatasetCard
 from test_builder import assert_rows_match_raw, expected_scene_ids
 
-from h3ds_hf.benchmark import REPORTED_REGIONS, parse_config_name, task_id
+from h3ds_hf.benchmark.names import REPORTED_REGIONS, parse_config_name, task_id
 from h3ds_hf.cli import main
 from h3ds_hf.errors import MissingFileError, OutputExistsError, UnknownViewsConfigError
 from h3ds_hf.hub.arrow_rows import row_table
@@ -20,7 +20,7 @@ from h3ds_hf.hub.dataset_card import PUBLISHED_RESULTS, TERMS_URL
 from h3ds_hf.hub.features import scene_features
 from h3ds_hf.hub.prepare import MANIFEST_NAME, prepare_dataset
 from h3ds_hf.hub.rows import dataset_configs, read_scene, scene_row
-from h3ds_hf.reader import open_release
+from h3ds_hf.release.reader import open_release
 
 pytestmark = pytest.mark.usefixtures("private_datasets_cache")
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from h3ds_hf.catalog import load_catalog
 from h3ds_hf.errors import (
     CatalogError,
     MalformedFileError,
@@ -17,8 +16,9 @@ from h3ds_hf.errors import (
     UnknownRegionError,
     UnknownSceneError,
 )
-from h3ds_hf.obj import load_obj
-from h3ds_hf.reader import open_release
+from h3ds_hf.release.catalog import load_catalog
+from h3ds_hf.release.obj import load_obj
+from h3ds_hf.release.reader import open_release
 from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES
 
 

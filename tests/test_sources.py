@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from h3ds_hf.catalog import Catalog
 from h3ds_hf.errors import (
     ChecksumError,
     CorruptArchiveError,
@@ -20,9 +19,10 @@ from h3ds_hf.errors import (
     UnsafeArchiveError,
     WrongPasswordError,
 )
-from h3ds_hf.extract import extract_release
-from h3ds_hf.reader import open_release
-from h3ds_hf.sources import FolderSource, ZipSource, open_source
+from h3ds_hf.release.catalog import Catalog
+from h3ds_hf.release.extract import extract_release
+from h3ds_hf.release.reader import open_release
+from h3ds_hf.release.sources import FolderSource, ZipSource, open_source
 
 
 def tree(folder: Path) -> dict[str, str]:

@@ -20,7 +20,7 @@ else:  # pragma: no cover
 
 from h3ds_hf.errors import OutputExistsError
 from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES
-from h3ds_hf.synthetic import (
+from h3ds_hf.synthetic.release import (
     CATALOG_NAME,
     SYNTHETIC_VERSION,
     VIEWS_CONFIG_SIZES,

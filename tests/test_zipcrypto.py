@@ -1,4 +1,4 @@
-"""ZipCrypto archives written by h3ds_hf.zipcrypto open with zipfile, stream-unzip and unzip."""
+"""ZipCrypto archives of h3ds_hf.release.zipcrypto open with zipfile, stream-unzip and unzip."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from stream_unzip import stream_unzip
 
 from h3ds_hf.errors import ArchiveError
-from h3ds_hf.zipcrypto import ZipCryptoEncryptor, pack_zip
+from h3ds_hf.release.zipcrypto import ZipCryptoEncryptor, pack_zip
 
 PASSWORD = "tëst-tøken"  # non-ASCII on purpose: the password is used as UTF-8 bytes
 

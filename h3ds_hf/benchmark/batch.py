@@ -10,10 +10,9 @@ in parallel processes with ``jobs > 1`` and the results are identical to a seria
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import multiprocessing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,17 +20,20 @@ from typing import Protocol
 
 from tqdm.auto import tqdm
 
-from h3ds_hf.catalog import Catalog
+from h3ds_hf.benchmark.heatmaps import write_heatmaps
+from h3ds_hf.benchmark.report import EvaluationRun, ScoredPrediction, summarize
 from h3ds_hf.errors import EvaluationError, MissingFileError
-from h3ds_hf.evaluation import PREDICTION_SUFFIXES, SceneEvaluator, load_prediction
-from h3ds_hf.heatmaps import write_heatmaps
-from h3ds_hf.reader import open_release
-from h3ds_hf.report import EvaluationRun, ScoredPrediction, summarize
+from h3ds_hf.evaluation import (
+    LANDMARKS_SUFFIX,
+    PREDICTION_SUFFIXES,
+    SceneEvaluator,
+    load_prediction,
+    read_landmarks,
+)
+from h3ds_hf.release.catalog import Catalog
 from h3ds_hf.scene import GroundTruth
 
 logger = logging.getLogger(__name__)
-
-LANDMARKS_SUFFIX = ".landmarks.json"
 
 
 class GroundTruthSource(Protocol):
@@ -65,11 +67,10 @@ class EvaluationOptions:
 
 @dataclass
 class _SceneJob:
-    """What one worker needs to score a scene (picklable; the token stays in memory)."""
+    """What one worker needs to score a scene. Picklable: a worker receives the opened source
+    itself (an archive's token travels through the pipe, never through a file)."""
 
-    source: Path
-    catalog: Catalog
-    token: str | None
+    source: GroundTruthSource
     scene_id: str
     predictions: list[Prediction] = field(default_factory=list)
 
@@ -113,19 +114,6 @@ def find_predictions(
     return found, missing
 
 
-def read_landmarks(path: Path) -> dict[str, int]:
-    """Predicted landmarks ``{name: vertex index}`` from JSON; EvaluationError if malformed."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise EvaluationError(f"{path.name}: not readable JSON ({error})") from None
-    if not isinstance(data, Mapping) or not all(
-        isinstance(v, int) and not isinstance(v, bool) for v in data.values()
-    ):
-        raise EvaluationError(f"{path.name}: expected an object of landmark name -> vertex index")
-    return {str(name): int(index) for name, index in data.items()}
-
-
 def evaluate_scene(
     gt: GroundTruth, predictions: Sequence[Prediction], options: EvaluationOptions
 ) -> list[ScoredPrediction]:
@@ -160,11 +148,9 @@ def evaluate_scene(
 
 
 def evaluate_folder(
-    source: str | Path | GroundTruthSource,
+    source: GroundTruthSource,
     predictions: str | Path,
     *,
-    catalog: Catalog | None = None,
-    token: str | None = None,
     views_configs: Iterable[str] | None = None,
     tags: Iterable[str] = (),
     options: EvaluationOptions | None = None,
@@ -172,14 +158,14 @@ def evaluate_folder(
     progress: bool = True,
     method: str | None = None,
 ) -> EvaluationRun:
-    """Score a folder of reconstructions against a release (folder or zip).
+    """Score a folder of reconstructions against an opened ground-truth source.
 
     Args:
-        source: the raw release (folder or zip), a folder written by ``h3ds-hf prepare``, or
-            an opened :class:`~h3ds_hf.reader.Release`.
+        source: where the ground truth comes from: an opened raw release
+            (:func:`h3ds_hf.open_release`), a prepared Hub folder, or anything else with a
+            ``catalog`` and ``ground_truth(scene_id)``
+            (:func:`h3ds_hf.hub.ground_truth.open_ground_truth` opens any of them from a path).
         predictions: folder of ``{scene_id}_{views_config}.ply|obj|glb`` files.
-        catalog: release description (default: inferred from the source's version.txt).
-        token: access token for an encrypted zip (default ``$H3DS_ACCESS_TOKEN``).
         views_configs: views configs to score (default: those of the catalog for which the
             folder holds at least one reconstruction).
         tags: restrict to scenes carrying these tags (e.g. {'h3d-net'}).
@@ -189,8 +175,7 @@ def evaluate_folder(
         method: name of the method in tables (default: the predictions folder's name).
     """
     options = options or EvaluationOptions()
-    release = open_ground_truth(source, catalog, token)
-    catalog = release.catalog
+    catalog = source.catalog
     configs = list(views_configs) if views_configs is not None else catalog.views_config_ids()
     known = set(catalog.views_config_ids())
     unknown = [config for config in configs if config not in known]
@@ -208,10 +193,7 @@ def evaluate_folder(
         missing = [(scene_id, config) for scene_id, config in missing if config in configs]
     if options.heatmaps is not None:
         options.heatmaps.mkdir(parents=True, exist_ok=True)
-    location = Path(release.description)
-    jobs_by_scene = {
-        scene_id: _SceneJob(location, catalog, token, scene_id) for scene_id in scene_ids
-    }
+    jobs_by_scene = {scene_id: _SceneJob(source, scene_id) for scene_id in scene_ids}
     for prediction in found:
         jobs_by_scene[prediction.scene_id].predictions.append(prediction)
     todo = [job for job in jobs_by_scene.values() if job.predictions]
@@ -228,7 +210,7 @@ def evaluate_folder(
                     bar.update()
         else:
             for job in todo:
-                scored.extend(_score(release, job, options))
+                scored.extend(_run_scene_job(job, options))
                 bar.update()
     return summarize(
         scored,
@@ -242,33 +224,8 @@ def evaluate_folder(
     )
 
 
-def open_ground_truth(
-    source: str | Path | GroundTruthSource,
-    catalog: Catalog | None,
-    token: str | None,
-    *,
-    verify_md5: bool = True,
-) -> GroundTruthSource:
-    """A raw release (folder or zip), or a folder prepared by ``h3ds-hf prepare``."""
-    if not isinstance(source, str | Path):
-        return source
-    from h3ds_hf.hub.prepared import PreparedRelease, is_prepared_folder
-
-    if is_prepared_folder(source):
-        return PreparedRelease(source)
-    return open_release(source, catalog=catalog, token=token, verify_md5=verify_md5)
-
-
 def _run_scene_job(job: _SceneJob, options: EvaluationOptions) -> list[ScoredPrediction]:
-    # The parent process already checked the archive's md5.
-    release = open_ground_truth(job.source, job.catalog, job.token, verify_md5=False)
-    return _score(release, job, options)
-
-
-def _score(
-    release: GroundTruthSource, job: _SceneJob, options: EvaluationOptions
-) -> list[ScoredPrediction]:
-    return evaluate_scene(release.ground_truth(job.scene_id), job.predictions, options)
+    return evaluate_scene(job.source.ground_truth(job.scene_id), job.predictions, options)
 
 
 def file_sha256(path: Path) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from h3ds_hf.catalog import Catalog
+from h3ds_hf.release.catalog import Catalog
 
 #: Config holding every view of every scene.
 ALL_VIEWS = "all-views"

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from h3ds_hf.atomic import atomic_write_text
-from h3ds_hf.benchmark import REPORTED_REGIONS
-from h3ds_hf.catalog import Catalog
+from h3ds_hf.benchmark.names import REPORTED_REGIONS
+from h3ds_hf.distribution import __version__
 from h3ds_hf.errors import H3DSError
 from h3ds_hf.evaluation import PairResult
+from h3ds_hf.release.catalog import Catalog
 
 RESULTS_FORMAT = "h3ds-hf-results/1"
 
@@ -127,8 +128,6 @@ class EvaluationRun:
         return [r for r in self.results if r.status == "failed"]
 
     def to_dict(self) -> dict[str, Any]:
-        from h3ds_hf import __version__
-
         return {
             "format": RESULTS_FORMAT,
             "package_version": __version__,

@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from h3ds_hf.benchmark.report import load_results
 from h3ds_hf.hub.dataset_card import PLACEHOLDER_REPO_ID
 from h3ds_hf.hub.model_card import (
     EVAL_RESULTS_PATH,
@@ -17,7 +18,6 @@ from h3ds_hf.hub.model_card import (
     read_local,
     write_card_files,
 )
-from h3ds_hf.report import load_results
 
 #: Environment variable giving the default --dataset-id.
 DATASET_ID_ENV = "H3DS_DATASET_ID"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from h3ds_hf.catalog import RELEASES, Catalog, load_catalog
-from h3ds_hf.reader import Release, open_release
+from h3ds_hf.release.catalog import RELEASES, Catalog, load_catalog
+from h3ds_hf.release.reader import Release, open_release
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,10 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from h3ds_hf.batch import EvaluationOptions, evaluate_folder
-from h3ds_hf.benchmark import REPORTED_REGIONS
+from h3ds_hf.benchmark.batch import EvaluationOptions, evaluate_folder
+from h3ds_hf.benchmark.names import REPORTED_REGIONS
 from h3ds_hf.commands.common import add_source_arguments, catalog_from_arguments
 from h3ds_hf.evaluation import ALIGNMENTS, PROTOCOLS
+from h3ds_hf.hub.ground_truth import open_ground_truth
 
 #: Missing or failed predictions listed by name before the rest is only counted.
 SHOWN = 20
@@ -66,10 +67,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise SystemExit("h3ds-hf evaluate: error: --jobs must be at least 1")
+    source = open_ground_truth(args.source, catalog=catalog_from_arguments(args))
     run_ = evaluate_folder(
-        args.source,
+        source,
         args.predictions,
-        catalog=catalog_from_arguments(args),
         views_configs=args.views,
         tags=args.tags,
         options=EvaluationOptions(

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from h3ds_hf.commands.common import add_source_arguments, catalog_from_arguments
-from h3ds_hf.extract import extract_release
+from h3ds_hf.release.extract import extract_release
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -13,7 +13,12 @@ from h3ds_hf.evaluation.evaluator import (
     evaluate_pair,
     evaluate_scene_reference,
 )
-from h3ds_hf.evaluation.meshes import PREDICTION_SUFFIXES, load_prediction
+from h3ds_hf.evaluation.predictions import (
+    LANDMARKS_SUFFIX,
+    PREDICTION_SUFFIXES,
+    load_prediction,
+    read_landmarks,
+)
 from h3ds_hf.evaluation.results import (
     FSCORE_THRESHOLDS_MM,
     AlignmentDiagnostics,
@@ -26,6 +31,7 @@ __all__ = [
     "ALIGNMENTS",
     "EVALUATION_REGIONS",
     "FSCORE_THRESHOLDS_MM",
+    "LANDMARKS_SUFFIX",
     "PREDICTION_SUFFIXES",
     "PROTOCOLS",
     "AlignmentDiagnostics",
@@ -36,4 +42,5 @@ __all__ = [
     "evaluate_pair",
     "evaluate_scene_reference",
     "load_prediction",
+    "read_landmarks",
 ]

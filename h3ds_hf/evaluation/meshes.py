@@ -1,4 +1,4 @@
-"""Turning user-supplied reconstructions and landmarks into validated arrays.
+"""Validating user-supplied reconstructions and landmarks.
 
 Everything that can make a score meaningless (an empty mesh, NaN coordinates, faces pointing
 outside the vertex list, unknown landmark names) is refused here with an
@@ -8,55 +8,11 @@ outside the vertex list, unknown landmark names) is refused here with an
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import trimesh
 
-from h3ds_hf.errors import EvaluationError, MalformedFileError
-from h3ds_hf.obj import read_obj
-
-#: File types :func:`load_prediction` reads.
-PREDICTION_SUFFIXES: tuple[str, ...] = (".ply", ".obj", ".glb")
-
-
-def load_prediction(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read a reconstructed mesh from .ply, .obj or .glb, keeping its vertex order.
-
-    Predicted landmarks are vertex indices, so vertices must be neither merged nor reordered:
-    OBJ goes through :func:`h3ds_hf.obj.read_obj`, the other formats through trimesh with
-    processing off.
-
-    Args:
-        path: the mesh file.
-
-    Returns:
-        vertices: (N, 3) float64; faces: (M, 3) int64.
-
-    Raises:
-        EvaluationError: unsupported suffix, unreadable file, or an invalid mesh.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in PREDICTION_SUFFIXES:
-        raise EvaluationError(
-            f"{path}: unsupported mesh type {suffix!r} (expected one of {PREDICTION_SUFFIXES})"
-        )
-    try:
-        if suffix == ".obj":
-            vertices, faces = read_obj(path.read_bytes(), name=str(path))
-        else:
-            loaded = trimesh.load(
-                str(path), file_type=suffix[1:], process=False, maintain_order=True
-            )
-            if isinstance(loaded, trimesh.Scene):  # glb: all geometry, node transforms applied
-                loaded = loaded.to_mesh()
-            vertices = loaded.vertices
-            faces = getattr(loaded, "faces", None)  # a PLY point cloud has none
-    except (OSError, ValueError, KeyError, IndexError, MalformedFileError) as err:
-        raise EvaluationError(f"{path}: cannot read the mesh ({err})") from err
-    return validate_mesh(vertices, faces, what=str(path))
+from h3ds_hf.errors import EvaluationError
 
 
 def mesh_arrays(mesh: Any, *, what: str = "prediction") -> tuple[np.ndarray, np.ndarray]:

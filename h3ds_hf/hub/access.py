@@ -14,7 +14,7 @@ from datasets.exceptions import DatasetNotFoundError
 from huggingface_hub import constants
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 
-from h3ds_hf.benchmark import DEFAULT_CONFIG
+from h3ds_hf.benchmark.names import DEFAULT_CONFIG
 from h3ds_hf.errors import GatedDatasetError, HubError
 
 

@@ -19,9 +19,10 @@ from datasets.info import DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from h3ds_hf.benchmark import DEFAULT_CONFIG, REPORTED_REGIONS, parse_config_name, task_id
-from h3ds_hf.catalog import Catalog
+from h3ds_hf.benchmark.names import DEFAULT_CONFIG, REPORTED_REGIONS, parse_config_name, task_id
+from h3ds_hf.distribution import __version__
 from h3ds_hf.hub.features import FIELD_DOCS, scene_features
+from h3ds_hf.release.catalog import Catalog
 
 #: Where access to H3DS is requested and its terms are stated.
 TERMS_URL = "https://crisalixsa.github.io/h3d-net/"
@@ -151,8 +152,6 @@ def render_card(
     repo_id: str | None = None,
 ) -> str:
     """The full README.md (YAML header + body) of a prepared folder."""
-    from h3ds_hf import __version__
-
     names = list(written)
     default = _default_config(names)
     views = [scene.views for scene in catalog.scenes.values()]

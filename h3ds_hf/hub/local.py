@@ -9,11 +9,11 @@ from pathlib import Path
 
 import datasets
 
-from h3ds_hf.catalog import Catalog, load_catalog
+from h3ds_hf.distribution import import_shipped
 from h3ds_hf.errors import H3DSError, UnknownViewsConfigError
 from h3ds_hf.hub.rows import dataset_configs
-from h3ds_hf.loading_script.h3ds import H3DS
-from h3ds_hf.reader import open_release
+from h3ds_hf.release.catalog import Catalog, load_catalog
+from h3ds_hf.release.reader import open_release
 
 
 def source_fingerprint(source: str | Path) -> str:
@@ -71,7 +71,7 @@ def load_local(
 
     Args:
         source: release folder or official zip.
-        config: '3-views', 'all-views', 'v1-3-views', ... (see :mod:`h3ds_hf.benchmark`).
+        config: '3-views', 'all-views', 'v1-3-views', ... (see :mod:`h3ds_hf.benchmark.names`).
         catalog, catalog_path, release: what the source holds (default: inferred from its
             version.txt).
         token: the zip's access token (default ``$H3DS_ACCESS_TOKEN``); never cached.
@@ -90,7 +90,9 @@ def load_local(
         raise UnknownViewsConfigError(
             f"unknown config {config!r} for release {resolved.name} (known: {', '.join(known)})"
         )
-    builder = H3DS.for_catalog(resolved)(
+    # The builder ships as h3ds_hf.loading_script (from the checkout's top in a source tree).
+    builder_class = import_shipped("h3ds_hf.loading_script.h3ds").H3DS
+    builder = builder_class.for_catalog(resolved)(
         config_name=config,
         cache_dir=None if cache_dir is None else str(cache_dir),
         source=str(Path(source).expanduser().resolve()),

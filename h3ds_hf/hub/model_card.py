@@ -42,7 +42,7 @@ from huggingface_hub.errors import (
 )
 
 from h3ds_hf.atomic import atomic_write_text
-from h3ds_hf.benchmark import REPORTED_REGIONS, SPLITS, config_name, task_id
+from h3ds_hf.benchmark.names import REPORTED_REGIONS, SPLITS, config_name, task_id
 from h3ds_hf.errors import H3DSError, HubError
 from h3ds_hf.hub.dataset_card import PLACEHOLDER_REPO_ID
 

@@ -35,7 +35,7 @@ from datasets.arrow_writer import ParquetWriter
 from tqdm.auto import tqdm
 
 from h3ds_hf.atomic import replace_folder
-from h3ds_hf.catalog import Catalog
+from h3ds_hf.distribution import __version__
 from h3ds_hf.errors import OutputExistsError
 from h3ds_hf.hub.arrow_rows import row_table
 from h3ds_hf.hub.dataset_card import render_card, render_eval_yaml
@@ -49,7 +49,8 @@ from h3ds_hf.hub.rows import (
     split_scenes,
     view_indices,
 )
-from h3ds_hf.reader import Release, open_release
+from h3ds_hf.release.catalog import Catalog
+from h3ds_hf.release.reader import Release, open_release
 
 logger = logging.getLogger(__name__)
 
@@ -179,8 +180,6 @@ def _scenes(
 
 # -- the folder ---------------------------------------------------------------------------------
 def _inputs_digest(source: str | Path, catalog: Catalog, configs: Sequence[str]) -> str:
-    from h3ds_hf import __version__
-
     inputs = {
         "format": MANIFEST_FORMAT,
         "package": __version__,

@@ -14,11 +14,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from h3ds_hf.benchmark import parse_config_name
-from h3ds_hf.catalog import Catalog, SceneInfo
+from h3ds_hf.benchmark.names import parse_config_name
 from h3ds_hf.errors import SourceError, UnknownSceneError
 from h3ds_hf.hub.prepare import MANIFEST_NAME
-from h3ds_hf.metric import arrow_rows, ground_truth_of
+from h3ds_hf.hub.rows import arrow_rows, ground_truth_from_row
+from h3ds_hf.release.catalog import Catalog, SceneInfo
 from h3ds_hf.scene import GroundTruth
 
 #: Columns a ground truth needs.
@@ -81,7 +81,7 @@ class PreparedRelease:
             raise UnknownSceneError(f"scene {scene_id!r} is not in {self.folder}")
         path, group, row = self._locations[scene_id]
         table = pq.ParquetFile(path).read_row_group(group, columns=GT_COLUMNS)
-        return ground_truth_of(arrow_rows(table.to_struct_array())[row])
+        return ground_truth_from_row(arrow_rows(table.to_struct_array())[row])
 
     @cached_property
     def _locations(self) -> dict[str, tuple[Path, int, int]]:

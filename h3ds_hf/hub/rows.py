@@ -14,21 +14,23 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import PIL.ExifTags
 import PIL.Image
+import pyarrow as pa
 
-from h3ds_hf.benchmark import SPLITS, config_names, parse_config_name
-from h3ds_hf.cameras import decompose_projection, normalization_matrix
-from h3ds_hf.catalog import Catalog
+from h3ds_hf.benchmark.names import SPLITS, config_names, parse_config_name
 from h3ds_hf.errors import (
     MalformedFileError,
     MissingFileError,
     SourceError,
     UnknownViewsConfigError,
 )
-from h3ds_hf.reader import Cameras, Release
+from h3ds_hf.release.cameras import decompose_projection, normalization_matrix
+from h3ds_hf.release.catalog import Catalog
+from h3ds_hf.release.reader import Cameras, Release
 from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES, GroundTruth
 
 logger = logging.getLogger(__name__)
@@ -266,3 +268,35 @@ def ground_truth_from_row(row: Mapping) -> GroundTruth:
             for name in REGION_NAMES
         },
     )
+
+
+def arrow_rows(column: pa.ChunkedArray | pa.Array) -> list[dict[str, Any]]:
+    """Items of a stored struct column as dicts of numpy arrays (None for nulls).
+
+    Matrices come back as (N, 3) arrays without a Python-list detour: the vertices are the
+    float64 values that were added, bit for bit.
+    """
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    return [_struct_row(column, i) for i in range(len(column))]
+
+
+def _struct_row(column: pa.StructArray, i: int) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for position, field in enumerate(column.type):
+        row[field.name] = _value(column.field(position), field.type, i)
+    return row
+
+
+def _value(array: pa.Array, type_: pa.DataType, i: int) -> Any:
+    if not array[i].is_valid:
+        return None
+    if pa.types.is_struct(type_):
+        return _struct_row(array, i)
+    if pa.types.is_list(type_) or pa.types.is_large_list(type_):
+        values = array[i].values
+        if pa.types.is_fixed_size_list(type_.value_type):
+            width = type_.value_type.list_size
+            return values.flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
+        return values.to_numpy(zero_copy_only=False)
+    return array[i].as_py()

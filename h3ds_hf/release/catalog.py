@@ -1,8 +1,8 @@
 """Scene catalogs: which scenes a release holds, their tags, view counts and views configs.
 
 The two official releases ship with the package as JSON files derived from the authors'
-published catalogs (see :mod:`h3ds_hf.derive_catalog`). A custom catalog in the authors' TOML
-shape (the reference's ``config_path``) is accepted wherever a release is::
+published catalogs (see :mod:`h3ds_hf.release.derive_catalog`). A custom catalog in the
+authors' TOML shape (the reference's ``config_path``) is accepted wherever a release is::
 
     version = 0.4
     file_md5 = "..."
@@ -112,7 +112,7 @@ class Catalog:
         )
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The package's own JSON catalog format (see ``h3ds_hf/catalogs/*.json``)."""
+        """The package's own JSON catalog format (see ``h3ds_hf/release/catalogs/*.json``)."""
         return {
             "format": CATALOG_FORMAT,
             "release": self.name,
@@ -139,7 +139,7 @@ def load_catalog(release: str | None = "v2", path: str | Path | None = None) -> 
     name = REFERENCE_CONFIG_IDS.get(release or "v2", release or "v2")
     if name not in RELEASES:
         raise CatalogError(f"unknown release {release!r} (known: {', '.join(RELEASES)})")
-    text = resources.files("h3ds_hf.catalogs").joinpath(f"{name}.json").read_text("utf-8")
+    text = resources.files("h3ds_hf.release.catalogs").joinpath(f"{name}.json").read_text("utf-8")
     return catalog_from_json(json.loads(text), origin=f"release {name}")
 
 

@@ -2,8 +2,8 @@
 
 Usage (from the repository root, with the authors' h3ds 0.4.0 catalogs at hand)::
 
-    python -m h3ds_hf.derive_catalog path/to/config_v2.toml --release v2 \
-        --output h3ds_hf/catalogs/v2.json
+    python -m h3ds_hf.release.derive_catalog path/to/config_v2.toml --release v2 \
+        --output h3ds_hf/release/catalogs/v2.json
 
 The TOML files are facts about the dataset (scene ids, tags, views, view indices, archive md5);
 they are re-expressed in the package's own format and checked on the way.
@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from h3ds_hf.atomic import atomic_write_text
-from h3ds_hf.catalog import load_catalog
+from h3ds_hf.release.catalog import load_catalog
 
 #: What each official release must contain, as announced with the dataset.
 EXPECTED = {

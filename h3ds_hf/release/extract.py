@@ -20,9 +20,9 @@ from pathlib import Path, PurePosixPath
 from tqdm.auto import tqdm
 
 from h3ds_hf.atomic import replace_folder
-from h3ds_hf.catalog import Catalog, catalog_for_version
 from h3ds_hf.errors import ChecksumError, OutputExistsError, UnsafeArchiveError
-from h3ds_hf.sources import (
+from h3ds_hf.release.catalog import Catalog, catalog_for_version
+from h3ds_hf.release.sources import (
     IGNORED_PREFIX,
     ZipSource,
     bounded_chunks,

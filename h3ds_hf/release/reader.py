@@ -18,16 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from h3ds_hf.catalog import Catalog, catalog_for_version, load_catalog
 from h3ds_hf.errors import (
     CatalogError,
     ChecksumError,
     MalformedFileError,
     UnknownRegionError,
 )
-from h3ds_hf.obj import read_obj
+from h3ds_hf.release.catalog import Catalog, catalog_for_version, load_catalog
+from h3ds_hf.release.obj import read_obj
+from h3ds_hf.release.sources import FolderSource, Source, ZipSource, file_md5, open_source
 from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES, GroundTruth
-from h3ds_hf.sources import FolderSource, Source, ZipSource, file_md5, open_source
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import trimesh
 from scipy.spatial.transform import Rotation
 
 from h3ds_hf.atomic import atomic_write_bytes, atomic_write_text
-from h3ds_hf.reader import Release
+from h3ds_hf.release.reader import Release
 from h3ds_hf.scene import GroundTruth
 
 

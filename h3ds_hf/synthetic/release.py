@@ -35,9 +35,9 @@ from PIL import Image
 
 from h3ds_hf.atomic import atomic_write_text, replace_folder
 from h3ds_hf.errors import OutputExistsError
-from h3ds_hf.obj import obj_bytes
+from h3ds_hf.release.obj import obj_bytes
+from h3ds_hf.release.zipcrypto import pack_zip
 from h3ds_hf.scene import LANDMARK_NAMES, GroundTruth
-from h3ds_hf.zipcrypto import pack_zip
 
 __all__ = [
     "CATALOG_NAME",

@@ -1,9 +1,9 @@
 """H3DS chamfer: the official H3DS evaluation of 3D head reconstructions, as an evaluate metric.
 
-A thin adapter over the installed ``h3ds_hf`` package (``h3ds_hf.metric`` and
-``h3ds_hf.evaluation``), which does the real work: evaluate copies this file into its modules
-cache, so nothing here may depend on files next to it. One import per line: evaluate's import
-scanner reads this file line by line.
+A thin adapter over the installed ``h3ds_hf`` package (``h3ds_hf.metric``,
+``h3ds_hf.hub.rows`` and ``h3ds_hf.evaluation``), which does the real work: evaluate copies
+this file into its modules cache, so nothing here may depend on files next to it. One import
+per line: evaluate's import scanner reads this file line by line.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import evaluate
 
 import h3ds_hf
 from h3ds_hf import metric as h3ds_metric
+from h3ds_hf.hub.rows import arrow_rows
 
 _CITATION = """\
 @inproceedings{ramon2021h3dnet,
@@ -167,8 +168,8 @@ class H3dsChamfer(evaluate.Metric):
         alignment: str = "similarity",
     ) -> dict[str, Any]:
         return h3ds_metric.score(
-            h3ds_metric.arrow_rows(predictions),
-            h3ds_metric.arrow_rows(references),
+            arrow_rows(predictions),
+            arrow_rows(references),
             protocol=protocol,
             regions=regions,
             alignment=alignment,

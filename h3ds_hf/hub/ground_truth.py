@@ -1,0 +1,45 @@
+"""One way to open ground truth from whatever a user has: a raw release or a Hub dataset folder.
+
+The commands, the metric and the demo call :func:`open_ground_truth`; it lives in the Hub layer
+because it must see both the raw release reader and the prepared-folder reader, and it returns
+a :class:`~h3ds_hf.benchmark.batch.GroundTruthSource`, which is all that scoring needs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from h3ds_hf.benchmark.batch import GroundTruthSource
+from h3ds_hf.hub.prepared import PreparedRelease, is_prepared_folder
+from h3ds_hf.release.catalog import Catalog
+from h3ds_hf.release.reader import open_release
+
+
+def open_ground_truth(
+    source: str | Path | GroundTruthSource,
+    *,
+    catalog: Catalog | None = None,
+    catalog_path: str | Path | None = None,
+    release: str | None = None,
+    token: str | None = None,
+) -> GroundTruthSource:
+    """Open the ground truth of a source, checked against its catalog.
+
+    Args:
+        source: a raw release (folder, or the official zip), a folder written by
+            ``h3ds-hf prepare`` or downloaded from the Hub dataset, or an already opened
+            source (returned as is).
+        catalog, catalog_path, release: what a raw release must hold (see
+            :func:`h3ds_hf.open_release`); a prepared folder describes itself.
+        token: the zip's access token (default ``$H3DS_ACCESS_TOKEN``); kept in memory only.
+
+    Raises:
+        H3DSError: the source does not exist, is malformed, or does not match its catalog.
+    """
+    if not isinstance(source, str | Path):
+        return source
+    if is_prepared_folder(source):
+        return PreparedRelease(source)
+    return open_release(
+        source, catalog=catalog, catalog_path=catalog_path, release=release, token=token
+    )
