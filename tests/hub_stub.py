@@ -2,13 +2,23 @@
 offline (``HF_ENDPOINT`` pointed at it).
 
 It keeps repositories (model / dataset / space) in memory and answers the routes the client
-uses to publish and read: ``whoami-v2``, ``repos/create``, ``validate-yaml``, ``preupload``
-(every file 'regular', so content travels inline in the commit and no LFS/Xet server is
-needed), ``commit`` (NDJSON), ``settings`` (gated / private), repo info, and ``resolve`` (HEAD
-and GET of a file). Access follows the Hub: a missing or private repo is 404 ``RepoNotFound``
-(401 without a token), a gated repo is 401 ``GatedRepo`` without a token and 403 for a user who
-was not granted access (owners always are). Every request is recorded (method, path, user;
-never the token).
+uses to publish and read, as the Hub answers them (hub-docs and huggingface_hub's parsing
+code): ``whoami-v2`` (with the token's role and orgs), ``repos/create``, ``validate-yaml``,
+``preupload`` (every file 'regular', so content travels inline in the commit and no LFS/Xet
+server is needed; the oid of files already there, so unchanged files are skipped),
+``commit`` (NDJSON; ``create_pr=1`` opens ``refs/pr/N`` and leaves main alone), ``settings``
+(gated / private / visibility), repo info (``/revision/{rev}`` too), ``tree`` and
+``paths-info`` listings, and ``resolve`` (HEAD and GET of a file, with byte ranges).
+
+Access follows the Hub: a missing or private repo is 404 ``RepoNotFound`` (401 without a
+token); a gated repo's info and file listing are public, while its files are 401 ``GatedRepo``
+without a token and 403 for a user who was not granted access (owners always are). Writes need
+a token with the write role whose user owns the repo (or is in its org).
+
+Every request is recorded (method, path, user; never the token), and every commit records the
+repository's visibility and gating at the moment it landed, so a test can prove that no data
+was ever public and ungated. :meth:`HubStub.fail` makes a route fail once, as a failing Hub
+would (optionally echoing the request's Authorization header, as some proxies do).
 
 Bounded: the server thread serves until :meth:`HubStub.stop`, or stops itself after
 ``lifetime`` seconds or ``max_requests`` requests, so a broken test cannot hang.
@@ -38,11 +48,14 @@ from typing import Any
 _TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 _API_REPO = re.compile(
     r"^/api/(?P<types>models|datasets|spaces)/(?P<repo>[^/]+/[^/]+)"
-    r"(?:/(?P<action>preupload|commit|settings|revision)(?:/(?P<rev>[^/]+))?)?/?$"
+    r"(?:/(?P<action>preupload|commit|settings|revision|tree|paths-info)"
+    r"(?:/(?P<rev>(?:refs%2Fpr%2F\d+)|[^/]+)(?:/(?P<path>.*))?)?)?/?$"
 )
 _RESOLVE = re.compile(
-    r"^/(?:(?P<types>datasets|spaces)/)?(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$"
+    r"^/(?:(?P<types>datasets|spaces)/)?(?P<repo>[^/]+/[^/]+)/resolve/"
+    r"(?P<rev>(?:refs%2Fpr%2F\d+)|[^/]+)/(?P<path>.+)$"
 )
+_PR_REVISION = re.compile(r"^refs(?:%2F|/)pr(?:%2F|/)(\d+)$")
 
 
 @dataclass
@@ -56,10 +69,37 @@ class Repo:
     gated: str | bool = False
     files: dict[str, bytes] = field(default_factory=dict)
     commits: list[dict[str, Any]] = field(default_factory=list)
+    #: Pull requests: number -> the files of refs/pr/N.
+    prs: dict[int, dict[str, bytes]] = field(default_factory=dict)
+    #: (event, private, gated) after every change of the repository, in order.
+    history: list[tuple[str, bool, str | bool]] = field(default_factory=list)
 
     @property
     def sha(self) -> str:
-        return self.commits[-1]["oid"] if self.commits else "0" * 40
+        main = [c for c in self.commits if c.get("revision", "main") == "main"]
+        return main[-1]["oid"] if main else "0" * 40
+
+    def record(self, event: str) -> None:
+        self.history.append((event, self.private, self.gated))
+
+    def files_at(self, revision: str) -> dict[str, bytes] | None:
+        """The files of a revision: main (or its sha), or refs/pr/N; None if unknown."""
+        if revision in {"main", self.sha}:
+            return self.files
+        match = _PR_REVISION.match(revision)
+        return self.prs.get(int(match.group(1))) if match else None
+
+
+@dataclass
+class Failure:
+    """A route made to fail: the next ``times`` requests whose method and path match."""
+
+    method: str
+    path: re.Pattern[str]
+    status: int
+    message: str
+    echo_authorization: bool
+    times: int
 
 
 @dataclass(frozen=True)
@@ -79,10 +119,15 @@ class HubStub:
         self,
         tokens: dict[str, str] | None = None,
         *,
+        read_only: set[str] | None = None,
+        orgs: dict[str, set[str]] | None = None,
         lifetime: float = 60.0,
         max_requests: int = 2000,
     ) -> None:
         self.tokens = dict(tokens or {})
+        self.read_only = set(read_only or ())  # tokens with the 'read' role
+        self.orgs = {org: set(members) for org, members in (orgs or {}).items()}
+        self.failures: list[Failure] = []
         self.repos: dict[tuple[str, str], Repo] = {}
         self.granted: set[tuple[str, str]] = set()  # (user, repo_id)
         self.requests: list[Request] = []
@@ -151,9 +196,35 @@ class HubStub:
         repo = Repo(repo_type, repo_id, owner, private=private, gated=gated)
         if files:
             repo.files.update(files)
-            repo.commits.append({"oid": _oid(repr(sorted(files))), "message": "initial"})
+            repo.commits.append(
+                {
+                    "oid": _oid(repr(sorted(files))),
+                    "message": "initial",
+                    "revision": "main",
+                    "private": private,
+                    "gated": gated,
+                }
+            )
         self.repos[(repo_type, repo_id)] = repo
         return repo
+
+    def fail(
+        self,
+        method: str,
+        path: str,
+        status: int = 500,
+        message: str = "Internal Error",
+        *,
+        echo_authorization: bool = False,
+        times: int = 1,
+    ) -> None:
+        """Make the next ``times`` requests matching ``method`` and the regex ``path`` fail."""
+        self.failures.append(
+            Failure(method, re.compile(path), status, message, echo_authorization, times)
+        )
+
+    def member(self, user: str | None, namespace: str) -> bool:
+        return user is not None and (user == namespace or user in self.orgs.get(namespace, ()))
 
     def grant(self, user: str, repo_id: str) -> None:
         """Accept ``user``'s access request to a gated repository."""
@@ -176,8 +247,7 @@ def _handler_for(hub: HubStub) -> type[BaseHTTPRequestHandler]:
 
         # -- plumbing ---------------------------------------------------------------------------
         def _user(self) -> str | None:
-            auth = self.headers.get("Authorization", "")
-            token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
+            token = self._token()
             return hub.tokens.get(token) if token else None
 
         def _body(self) -> bytes:
@@ -212,15 +282,23 @@ def _handler_for(hub: HubStub) -> type[BaseHTTPRequestHandler]:
                 headers["X-Error-Code"] = code
             self._send(status, {"error": message}, headers=headers)
 
-        def _readable(self, repo: Repo | None, user: str | None) -> bool:
-            """Answer an access error like the Hub and return False, or return True."""
-            if repo is None or (repo.private and user != repo.owner):
+        def _visible(self, repo: Repo | None, user: str | None) -> bool:
+            """Repo info and listings: hidden only when missing or private (gated is public)."""
+            if repo is None or (repo.private and not hub.member(user, repo.owner)):
                 if user is None:
                     self._error(401, "RepoNotFound", "Invalid username or password.")
                 else:
                     self._error(404, "RepoNotFound", "Repository not found")
                 return False
-            if repo.gated and user != repo.owner and (user, repo.repo_id) not in hub.granted:
+            return True
+
+        def _readable(self, repo: Repo | None, user: str | None) -> bool:
+            """File contents: answer an access error like the Hub and return False, or True."""
+            if not self._visible(repo, user):
+                return False
+            assert repo is not None
+            granted = hub.member(user, repo.owner) or (user, repo.repo_id) in hub.granted
+            if repo.gated and not granted:
                 message = f"Access to {repo.repo_type} {repo.repo_id} is restricted."
                 if user is None:
                     self._error(401, "GatedRepo", message + " You must be authenticated.")
@@ -229,17 +307,32 @@ def _handler_for(hub: HubStub) -> type[BaseHTTPRequestHandler]:
                 return False
             return True
 
-        def _writable(self, repo: Repo | None, user: str | None) -> bool:
-            if user is None:
+        def _writable(self, repo: Repo | None, user: str | None, *, pr: bool = False) -> bool:
+            if user is None or self._token() in hub.read_only:
                 self._error(401, None, "Invalid credentials in Authorization header")
                 return False
-            if repo is None:
+            if repo is None or (repo.private and not hub.member(user, repo.owner)):
                 self._error(404, "RepoNotFound", "Repository not found")
                 return False
-            if user != repo.owner:
+            if not hub.member(user, repo.owner) and not pr:
                 self._error(403, None, "You don't have the rights to write to this repository")
                 return False
             return True
+
+        def _injected_failure(self) -> bool:
+            path = self.path.split("?", 1)[0]
+            for failure in hub.failures:
+                if failure.times and failure.method == self.command and failure.path.search(path):
+                    failure.times -= 1
+                    message = failure.message
+                    if failure.echo_authorization:
+                        message += (
+                            f" (request had Authorization: {self.headers.get('Authorization')})"
+                        )
+                    self._body()
+                    self._error(failure.status, None, message)
+                    return True
+            return False
 
         # -- routes -----------------------------------------------------------------------------
         def do_GET(self) -> None:
@@ -255,18 +348,22 @@ def _handler_for(hub: HubStub) -> type[BaseHTTPRequestHandler]:
             self._route()
 
         def _route(self) -> None:
+            if self._injected_failure():
+                return None
             path = self.path.split("?", 1)[0]
             user = self._user()
             if path == "/api/whoami-v2":
                 if user is None:
                     return self._error(401, None, "Invalid credentials in Authorization header")
+                role = "read" if self._token() in hub.read_only else "write"
+                orgs = [{"name": org} for org, members in hub.orgs.items() if user in members]
                 return self._send(
                     200,
                     {
                         "type": "user",
                         "name": user,
-                        "orgs": [],
-                        "auth": {"type": "access_token", "accessToken": {"role": "write"}},
+                        "orgs": orgs,
+                        "auth": {"type": "access_token", "accessToken": {"role": role}},
                     },
                 )
             if path == "/api/repos/create" and self.command == "POST":
@@ -278,20 +375,32 @@ def _handler_for(hub: HubStub) -> type[BaseHTTPRequestHandler]:
             if match:
                 repo_type = _TYPES[match["types"]]
                 repo = hub.repos.get((repo_type, match["repo"]))
-                return self._api(repo, user, match["action"])
+                return self._api(repo, user, match["action"], match["rev"], match["path"])
             match = _RESOLVE.match(path)
             if match:
                 repo_type = _TYPES.get(match["types"] or "models", "model")
                 repo = hub.repos.get((repo_type, match["repo"]))
-                return self._resolve(repo, user, match["path"])
+                return self._resolve(repo, user, match["rev"], match["path"])
             return self._error(404, None, f"no route for {self.command} {path}")
+
+        def _token(self) -> str | None:
+            auth = self.headers.get("Authorization", "")
+            return auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
+
+        def _query(self) -> dict[str, str]:
+            from urllib.parse import parse_qsl
+
+            return dict(parse_qsl(self.path.split("?", 1)[1])) if "?" in self.path else {}
 
         def _create(self, user: str | None) -> None:
             payload = json.loads(self._body() or b"{}")
-            if user is None:
+            if user is None or self._token() in hub.read_only:
                 return self._error(401, None, "Invalid credentials in Authorization header")
             repo_type = payload.get("type") or "model"
-            repo_id = f"{payload.get('organization') or user}/{payload['name']}"
+            namespace = payload.get("organization") or user
+            if not hub.member(user, namespace):
+                return self._error(403, None, f"You don't have the rights to create in {namespace}")
+            repo_id = f"{namespace}/{payload['name']}"
             prefix = "" if repo_type == "model" else f"{repo_type}s/"
             url = f"{hub.url}/{prefix}{repo_id}"
             if (repo_type, repo_id) in hub.repos:  # the Hub's 409 still carries the url
@@ -302,27 +411,89 @@ def _handler_for(hub: HubStub) -> type[BaseHTTPRequestHandler]:
             private = payload.get("visibility", "public") == "private" or bool(
                 payload.get("private")
             )
-            hub.repos[(repo_type, repo_id)] = Repo(repo_type, repo_id, user, private=private)
+            repo = Repo(repo_type, repo_id, namespace, private=private)
+            repo.record("create")
+            hub.repos[(repo_type, repo_id)] = repo
             return self._send(200, {"url": url, "name": repo_id, "id": repo_id})
 
-        def _api(self, repo: Repo | None, user: str | None, action: str | None) -> None:
-            if action is None or action == "revision":
-                if self.command != "GET" or not self._readable(repo, user):
-                    return None if self.command == "GET" else self._error(405, None, "method")
+        def _info(self, repo: Repo, revision: str) -> None:
+            files = repo.files_at(revision)
+            if files is None:
+                return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+            return self._send(
+                200,
+                {
+                    "id": repo.repo_id,
+                    "sha": repo.sha,
+                    "private": repo.private,
+                    "gated": repo.gated,
+                    "disabled": False,
+                    "siblings": [{"rfilename": name} for name in sorted(files)],
+                },
+            )
+
+        def _entries(self, files: dict[str, bytes], names: list[str]) -> list[dict[str, Any]]:
+            return [
+                {
+                    "type": "file",
+                    "path": name,
+                    "size": len(files[name]),
+                    "oid": _git_oid(files[name]),
+                }
+                for name in names
+            ]
+
+        def _tree(self, repo: Repo, revision: str, folder: str | None) -> None:
+            files = repo.files_at(revision)
+            if files is None:
+                return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+            prefix = f"{folder.strip('/')}/" if folder else ""
+            recursive = self._query().get("recursive") in {"1", "true", "True"}
+            entries: list[dict[str, Any]] = []
+            folders: set[str] = set()
+            for name in sorted(n for n in files if n.startswith(prefix)):
+                rest = name[len(prefix) :]
+                if "/" in rest and not recursive:
+                    folders.add(prefix + rest.split("/", 1)[0])
+                    continue
+                if recursive:
+                    parts = rest.split("/")[:-1]
+                    folders.update(prefix + "/".join(parts[: i + 1]) for i in range(len(parts)))
+                entries.extend(self._entries(files, [name]))
+            if prefix and not entries and not folders:
+                return self._error(404, "EntryNotFound", f"{folder} does not exist")
+            listing = [{"type": "directory", "path": f, "oid": _oid(f)} for f in sorted(folders)]
+            return self._send(200, listing + entries)
+
+        def _api(
+            self,
+            repo: Repo | None,
+            user: str | None,
+            action: str | None,
+            revision: str | None,
+            path: str | None,
+        ) -> None:
+            if action in {None, "revision", "tree"} and self.command == "GET":
+                if not self._visible(repo, user):
+                    return None
                 assert repo is not None
-                return self._send(
-                    200,
-                    {
-                        "id": repo.repo_id,
-                        "sha": repo.sha,
-                        "private": repo.private,
-                        "gated": repo.gated,
-                        "disabled": False,
-                        "siblings": [{"rfilename": name} for name in sorted(repo.files)],
-                    },
-                )
+                if action == "tree":
+                    return self._tree(repo, revision or "main", path)
+                return self._info(repo, revision or "main")
             body = self._body()
-            if not self._writable(repo, user):
+            if action == "paths-info":
+                if not self._visible(repo, user):
+                    return None
+                assert repo is not None
+                files = repo.files_at(revision or "main") or {}
+                from urllib.parse import parse_qs
+
+                wanted = parse_qs(body.decode()).get("paths", [])
+                return self._send(200, self._entries(files, [n for n in wanted if n in files]))
+            if action not in {"settings", "preupload", "commit"}:
+                return self._error(405, None, f"{self.command} not allowed here")
+            pull_request = action == "commit" and self._query().get("create_pr") == "1"
+            if not self._writable(repo, user, pr=pull_request):
                 return None
             assert repo is not None
             if action == "settings":
@@ -333,56 +504,101 @@ def _handler_for(hub: HubStub) -> type[BaseHTTPRequestHandler]:
                     repo.private = bool(settings["private"])
                 if "visibility" in settings:
                     repo.private = settings["visibility"] == "private"
+                repo.record("settings")
                 return self._send(200, {})
             if action == "preupload":
-                files = json.loads(body)["files"]
+                files = repo.files_at(revision or "main") or {}
+                wanted = json.loads(body)["files"]
                 return self._send(
                     200,
                     {
                         "files": [
-                            {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
-                            for f in files
+                            {
+                                "path": f["path"],
+                                "uploadMode": "regular",
+                                "shouldIgnore": False,
+                                "oid": _git_oid(files[f["path"]]) if f["path"] in files else None,
+                            }
+                            for f in wanted
                         ]
                     },
                 )
-            # commit: NDJSON header + file / deletedFile lines
+            return self._commit(repo, body, pull_request)
+
+        def _commit(self, repo: Repo, body: bytes, pull_request: bool) -> None:
+            """An NDJSON commit: header + file / deletedFile lines, on main or a new PR."""
             lines = [json.loads(line) for line in body.splitlines() if line.strip()]
             header = next(line["value"] for line in lines if line["key"] == "header")
+            number = len(repo.prs) + 1
+            files = dict(repo.files) if pull_request else repo.files
             added, deleted = [], []
             for line in lines:
                 if line["key"] == "file":
                     value = line["value"]
-                    repo.files[value["path"]] = base64.b64decode(value["content"])
+                    files[value["path"]] = base64.b64decode(value["content"])
                     added.append(value["path"])
                 elif line["key"] in {"deletedFile", "deletedFolder"}:
                     removed = line["value"]["path"]
-                    for name in [n for n in repo.files if n == removed or n.startswith(removed)]:
-                        del repo.files[name]
+                    for name in [n for n in files if n == removed or n.startswith(removed)]:
+                        del files[name]
                     deleted.append(removed)
                 elif line["key"] == "lfsFile":
                     return self._error(400, None, "the stub stores regular files only")
-            oid = _oid(f"{repo.sha}{header.get('summary')}{sorted(added)}{sorted(deleted)}")
+            oid = _oid(f"{repo.sha}{header.get('summary')}{sorted(added)}{sorted(deleted)}{number}")
+            revision = f"refs/pr/{number}" if pull_request else "main"
+            if pull_request:
+                repo.prs[number] = files
             repo.commits.append(
-                {"oid": oid, "message": header.get("summary"), "added": added, "deleted": deleted}
+                {
+                    "oid": oid,
+                    "message": header.get("summary"),
+                    "added": added,
+                    "deleted": deleted,
+                    "revision": revision,
+                    "private": repo.private,
+                    "gated": repo.gated,
+                }
             )
+            repo.record(f"commit {revision}")
             prefix = "" if repo.repo_type == "model" else f"{repo.repo_type}s/"
+            base = f"{hub.url}/{prefix}{repo.repo_id}"
             return self._send(
                 200,
                 {
-                    "commitUrl": f"{hub.url}/{prefix}{repo.repo_id}/commit/{oid}",
+                    "commitUrl": f"{base}/commit/{oid}",
                     "commitOid": oid,
-                    "pullRequestUrl": None,
+                    "pullRequestUrl": f"{base}/discussions/{number}" if pull_request else None,
                 },
             )
 
-        def _resolve(self, repo: Repo | None, user: str | None, name: str) -> None:
+        def _resolve(self, repo: Repo | None, user: str | None, revision: str, name: str) -> None:
             if not self._readable(repo, user):
                 return None
             assert repo is not None
-            if name not in repo.files:
+            files = repo.files_at(revision)
+            if files is None:
+                return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+            if name not in files:
                 return self._error(404, "EntryNotFound", f"{name} does not exist")
-            data = repo.files[name]
-            etag = f'"{hashlib.sha1(data).hexdigest()}"'
-            return self._send(200, raw=data, headers={"ETag": etag, "X-Repo-Commit": repo.sha})
+            data = files[name]
+            headers = {
+                "ETag": f'"{hashlib.sha1(data).hexdigest()}"',
+                "X-Repo-Commit": repo.sha,
+                "Accept-Ranges": "bytes",
+            }
+            wanted = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+            if wanted and self.command == "GET":
+                first = int(wanted.group(1))
+                last = min(int(wanted.group(2) or len(data) - 1), len(data) - 1)
+                if first >= len(data):
+                    return self._error(416, None, "Range Not Satisfiable")
+                headers["Content-Range"] = f"bytes {first}-{last}/{len(data)}"
+                return self._send(206, raw=data[first : last + 1], headers=headers)
+            return self._send(200, raw=data, headers=headers)
 
     return Handler
+
+
+def _git_oid(data: bytes) -> str:
+    """git's blob id of ``data``: the oid the Hub reports for a regular file."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()

@@ -281,9 +281,10 @@ def test_push_as_pull_request(hub, tmp_path, monkeypatch):
     monkeypatch.setattr(HfApi, "create_commit", spy)
     assert _push(tmp_path, "alice/new-model", "--create-pr", "--output", str(tmp_path / "c")) == 0
     assert [call["create_pr"] for call in calls] == [True]
-    assert (tmp_path / "c" / "README.md").read_bytes() == (
-        hub.repo("alice/new-model").files["README.md"]
-    )
+    repo = hub.repo("alice/new-model")
+    assert "README.md" not in repo.files  # main is untouched until the PR is merged
+    assert (tmp_path / "c" / "README.md").read_bytes() == repo.prs[1]["README.md"]
+    assert repo.commits[-1]["revision"] == "refs/pr/1"
 
 
 def test_push_errors_are_one_line(hub, tmp_path, capsys, monkeypatch):
