@@ -12,7 +12,7 @@ from huggingface_hub import HfApi, ModelCard, parse_eval_result_entries
 
 from h3ds_hf.benchmark.names import config_name
 from h3ds_hf.cli import main
-from h3ds_hf.hub.dataset_card import eval_tasks
+from h3ds_hf.hub.eval_yaml import eval_tasks
 from h3ds_hf.hub.model_card import EVAL_RESULTS_PATH, TABLE_END, TABLE_START
 from h3ds_hf.release.catalog import load_catalog
 

@@ -13,10 +13,12 @@ from huggingface_hub import DatasetCard
 from test_builder import assert_rows_match_raw, expected_scene_ids
 
 from h3ds_hf.benchmark.names import REPORTED_REGIONS, parse_config_name, task_id
+from h3ds_hf.benchmark.published import PUBLISHED_RESULTS, published_views_configs
 from h3ds_hf.cli import main
 from h3ds_hf.errors import MissingFileError, OutputExistsError, UnknownViewsConfigError
 from h3ds_hf.hub.arrow_rows import row_table
-from h3ds_hf.hub.dataset_card import PUBLISHED_RESULTS, TERMS_URL
+from h3ds_hf.hub.dataset_card import TERMS_URL
+from h3ds_hf.hub.eval_yaml import validate_eval_yaml
 from h3ds_hf.hub.features import scene_features
 from h3ds_hf.hub.prepare import MANIFEST_NAME, prepare_dataset
 from h3ds_hf.hub.rows import dataset_configs, read_scene, scene_row
@@ -95,14 +97,31 @@ def test_card_and_eval_yaml(prepared: Path, synthetic) -> None:
     fields = {name.lower(): kind for name, kind in data["extra_gated_fields"].items()}
     assert fields["name"] == fields["affiliation"] == fields["academic email"] == "text"
     assert list(fields.values()).count("checkbox") == 1
-    for release_results in PUBLISHED_RESULTS.values():
-        for method, _views, face, head in release_results:
-            assert f"| {method} | 3 | {face:.2f} | {head:.2f} |" in card.text
-    assert "@inproceedings{ramon2021h3dnet" in card.text and "2310.08784" in card.text
+    # Every published cell of the authors' README, in the papers' layout, per release.
+    for release, results in PUBLISHED_RESULTS.items():
+        views = published_views_configs(release)
+        assert "| method | " + " | ".join(f"{v} views" for v in views) + " |" in card.text
+        for method in {r.method for r in results}:
+            cells = {
+                r.views_config: f"{r.face_mm:.2f} / {r.head_mm:.2f}"
+                for r in results
+                if r.method == method
+            }
+            row = f"| {method} | " + " | ".join(cells[v] for v in views) + " |"
+            assert row in card.text.splitlines(), row
+    assert sum(len(results) for results in PUBLISHED_RESULTS.values()) == 22
+    # Both papers, by arXiv id: tags the Hub reads and links in the text.
+    for arxiv_id in ("2107.12512", "2310.08784"):
+        assert f"arxiv:{arxiv_id}" in data["tags"]
+        assert f"https://arxiv.org/abs/{arxiv_id}" in card.text
+    assert "@inproceedings{ramon2021h3dnet" in card.text
     assert 'load_dataset("<org>/h3ds", "3-views", split="test"' in card.text
     assert "$" not in card.text.replace("$H3DS_ACCESS_TOKEN", "").replace("$HF_TOKEN", "")
 
     document = yaml.safe_load((prepared / "eval.yaml").read_text())
+    validate_eval_yaml(document)
+    assert set(document) == {"name", "description", "evaluation_framework", "tasks"}
+    assert all(set(task) == {"id", "config", "split"} for task in document["tasks"])
     assert document["evaluation_framework"] == "h3ds-hf"
     assert document["name"] and document["description"]
     expected = [

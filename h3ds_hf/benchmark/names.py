@@ -57,6 +57,14 @@ def parse_config_name(name: str) -> ConfigName:
     return ConfigName(release=release, views_config=views)
 
 
+def config_sort_key(name: str) -> tuple[str, float]:
+    """Orders config names by release, then numerically by views ('all-views' last):
+    1, 3, 4, 6, 8, 16, 32, all, never as text (1, 16, 3, 32, ...)."""
+    parsed = parse_config_name(name)
+    views = float("inf") if parsed.views_config is None else int(parsed.views_config)
+    return (parsed.release or "", views)
+
+
 def config_names(catalog: Catalog) -> list[str]:
     """Every config of a release: one per views config, then all views."""
     configs = [config_name(catalog.name, views) for views in catalog.views_config_ids()]

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from h3ds_hf.commands.common import add_source_arguments, catalog_from_arguments
+from h3ds_hf.hub.eval_yaml import EVALUATION_FRAMEWORK
 from h3ds_hf.hub.prepare import prepare_dataset
 
 
@@ -34,6 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--repo-id", metavar="ORG/NAME", help="repository named in the card's examples"
     )
+    parser.add_argument(
+        "--evaluation-framework",
+        default=EVALUATION_FRAMEWORK,
+        metavar="NAME",
+        help="eval.yaml's evaluation_framework: one of the Hub's known frameworks (default "
+        f"{EVALUATION_FRAMEWORK!r}, not registered with the Hub yet; see the README)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=run)
 
@@ -49,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         configs=configs,
         jobs=max(1, args.jobs),
         repo_id=args.repo_id,
+        evaluation_framework=args.evaluation_framework,
         progress=not args.no_progress,
     )
     if result.up_to_date:

@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from string import Template
-from typing import Any, Protocol
+from typing import Protocol
 
 import datasets
-import yaml
 from datasets.info import DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from h3ds_hf.benchmark.names import DEFAULT_CONFIG, REPORTED_REGIONS, parse_config_name, task_id
+from h3ds_hf.benchmark.names import DEFAULT_CONFIG, config_sort_key, parse_config_name, task_id
+from h3ds_hf.benchmark.published import PAPERS, PUBLISHED_RESULTS, published_views_configs
 from h3ds_hf.distribution import __version__
 from h3ds_hf.hub.features import FIELD_DOCS, scene_features
 from h3ds_hf.release.catalog import Catalog
@@ -28,7 +28,6 @@ from h3ds_hf.release.catalog import Catalog
 TERMS_URL = "https://crisalixsa.github.io/h3d-net/"
 #: Repository id used in the card's examples when none is given.
 PLACEHOLDER_REPO_ID = "<org>/h3ds"
-EVALUATION_FRAMEWORK = "h3ds-hf"
 
 GATED_PROMPT = (
     "H3DS is released by its authors for non-commercial research only. By requesting access "
@@ -43,14 +42,9 @@ GATED_FIELDS: dict[str, str] = {
     "I agree to use H3DS for non-commercial research only, under the terms above": "checkbox",
 }
 TAGS = ["3d", "3d-reconstruction", "human-head", "multi-view", "few-shot", "benchmark"]
-
-#: Published results with the official evaluation code: release -> (method, views config,
-#: face mm, head mm).
-PUBLISHED_RESULTS: dict[str, list[tuple[str, str, float, float]]] = {
-    "v1": [("IDR", "3", 2.79, 14.58), ("H3D-Net", "3", 1.33, 10.52)],
-    "v2": [("SIRA++", "3", 1.18, 9.70)],
-}
-_PAPERS = {"v1": "H3D-Net (ICCV 2021)", "v2": "SIRA++ (TPAMI 2025)"}
+#: The papers' arXiv ids as tags: with the links in the card's text, the Hub lists the dataset
+#: on the papers' pages.
+PAPER_TAGS = [f"arxiv:{arxiv_id}" for _paper, arxiv_id in PAPERS.values()]
 
 
 class _Written(Protocol):
@@ -70,7 +64,7 @@ def _config_description(name: str) -> str:
 
 def card_data(catalog: Catalog, written: Mapping[str, Mapping[str, _Written]]) -> DatasetCardData:
     """The card's YAML metadata for the configs and splits in ``written``."""
-    names = list(written)
+    names = sorted(written, key=config_sort_key)
     default = _default_config(names)
     data = DatasetCardData(
         pretty_name="H3DS",
@@ -78,7 +72,7 @@ def card_data(catalog: Catalog, written: Mapping[str, Mapping[str, _Written]]) -
         license_name="h3ds-terms",
         license_link=TERMS_URL,
         task_categories=["image-to-3d"],
-        tags=TAGS,
+        tags=TAGS + PAPER_TAGS,
         size_categories=["n<1K"],
         extra_gated_prompt=GATED_PROMPT,
         extra_gated_fields=GATED_FIELDS,
@@ -112,24 +106,42 @@ def card_data(catalog: Catalog, written: Mapping[str, Mapping[str, _Written]]) -
     )
     configs = data["configs"]
     infos.to_dataset_card_data(data)
-    data["configs"] = configs  # keep the numeric order
+    # datasets writes dataset_info sorted as text ('16-views' before '3-views'): keep the
+    # numeric order of the configs there too.
+    data["configs"] = configs
+    position = {name: index for index, name in enumerate(names)}
+    if isinstance(data.get("dataset_info"), list):
+        data["dataset_info"] = sorted(
+            data["dataset_info"], key=lambda i: position[i["config_name"]]
+        )
     return data
 
 
 def _results_tables(catalog: Catalog) -> str:
+    """Every published result, one table per release: a row per method, a column per views
+    config, cells "face / head" in mm (the papers' layout)."""
     releases = [catalog.name] if catalog.name in PUBLISHED_RESULTS else list(PUBLISHED_RESULTS)
     blocks = []
     for release in releases:
+        views = published_views_configs(release)
+        paper, arxiv_id = PAPERS[release]
+        cells = {(r.method, r.views_config): r for r in PUBLISHED_RESULTS[release]}
+        methods = list(dict.fromkeys(r.method for r in PUBLISHED_RESULTS[release]))
         lines = [
-            f"Release {release} ({_PAPERS[release]}):",
+            f"Release {release}, introduced with [{paper}](https://arxiv.org/abs/{arxiv_id}); "
+            "face / head, mm:",
             "",
-            "| method | views | face (mm) | head (mm) |",
-            "|---|---|---|---|",
+            "| method | " + " | ".join(f"{v} views" for v in views) + " |",
+            "|---|" + "---|" * len(views),
         ]
-        lines += [
-            f"| {method} | {views} | {face:.2f} | {head:.2f} |"
-            for method, views, face, head in PUBLISHED_RESULTS[release]
-        ]
+        for method in methods:
+            row = [
+                f"{cells[method, v].face_mm:.2f} / {cells[method, v].head_mm:.2f}"
+                if (method, v) in cells
+                else "-"
+                for v in views
+            ]
+            lines.append(f"| {method} | " + " | ".join(row) + " |")
         blocks.append("\n".join(lines))
     if catalog.name not in PUBLISHED_RESULTS:
         blocks.insert(0, f"No published results for catalog {catalog.name}; the official ones:")
@@ -152,7 +164,7 @@ def render_card(
     repo_id: str | None = None,
 ) -> str:
     """The full README.md (YAML header + body) of a prepared folder."""
-    names = list(written)
+    names = sorted(written, key=config_sort_key)
     default = _default_config(names)
     views = [scene.views for scene in catalog.scenes.values()]
     views_config = parse_config_name(default).views_config
@@ -172,46 +184,15 @@ def render_card(
         ),
         splits_table="\n".join(
             f"| `{name}` | `{split}` | {info.num_examples} | {len(info.files)} |"
-            for name, splits in written.items()
-            for split, info in splits.items()
+            for name in names
+            for split, info in written[name].items()
         ),
         fields_table=_fields_table(),
         repo_id=repo_id or PLACEHOLDER_REPO_ID,
         default_config=default,
         example_task=task_id("face", catalog.name, views_config or "3"),
         results_tables=_results_tables(catalog),
+        h3dnet_arxiv=PAPERS["v1"][1],
+        sira_arxiv=PAPERS["v2"][1],
     )
     return str(DatasetCard(f"---\n{card_data(catalog, written).to_yaml()}\n---\n\n{body}"))
-
-
-def eval_tasks(catalog: Catalog, configs: Sequence[str]) -> list[dict[str, Any]]:
-    """One benchmark task per reported region and views config (not 'all-views')."""
-    tasks = []
-    for name in configs:
-        views = parse_config_name(name).views_config
-        if views is None:
-            continue
-        for region in REPORTED_REGIONS:
-            tasks.append(
-                {
-                    "id": task_id(region, catalog.name, views),
-                    "config": name,
-                    "split": "test",
-                    "description": f"mean {region} chamfer distance (mm, ground truth to "
-                    f"reconstruction) from {views} view(s), official H3DS protocol",
-                }
-            )
-    return tasks
-
-
-def render_eval_yaml(catalog: Catalog, configs: Sequence[str]) -> str:
-    """eval.yaml declaring the dataset as a Hub benchmark."""
-    document = {
-        "name": "H3DS",
-        "description": "Few-view full 3D head reconstruction: chamfer distance in mm between the "
-        "reconstruction and a high-resolution scan, for the face and the full head, with the "
-        f"official H3DS protocol (release {catalog.name}).",
-        "evaluation_framework": EVALUATION_FRAMEWORK,
-        "tasks": eval_tasks(catalog, configs),
-    }
-    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)

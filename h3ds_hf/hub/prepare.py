@@ -38,7 +38,8 @@ from h3ds_hf.atomic import replace_folder
 from h3ds_hf.distribution import __version__
 from h3ds_hf.errors import OutputExistsError
 from h3ds_hf.hub.arrow_rows import row_table
-from h3ds_hf.hub.dataset_card import render_card, render_eval_yaml
+from h3ds_hf.hub.dataset_card import render_card
+from h3ds_hf.hub.eval_yaml import EVALUATION_FRAMEWORK, render_eval_yaml
 from h3ds_hf.hub.features import scene_features
 from h3ds_hf.hub.local import source_fingerprint
 from h3ds_hf.hub.rows import (
@@ -179,13 +180,22 @@ def _scenes(
 
 
 # -- the folder ---------------------------------------------------------------------------------
-def _inputs_digest(source: str | Path, catalog: Catalog, configs: Sequence[str]) -> str:
+def _inputs_digest(
+    source: str | Path,
+    catalog: Catalog,
+    configs: Sequence[str],
+    *,
+    repo_id: str | None,
+    framework: str,
+) -> str:
     inputs = {
         "format": MANIFEST_FORMAT,
         "package": __version__,
         "source": source_fingerprint(source),
         "catalog": catalog.to_json_dict(),
         "configs": list(configs),
+        "repo_id": repo_id,
+        "evaluation_framework": framework,
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
@@ -224,6 +234,7 @@ def prepare_dataset(
     jobs: int = 1,
     token: str | None = None,
     repo_id: str | None = None,
+    evaluation_framework: str = EVALUATION_FRAMEWORK,
     progress: bool = True,
 ) -> PrepareResult:
     """Write the Hub-ready dataset folder of a raw release.
@@ -236,6 +247,7 @@ def prepare_dataset(
         jobs: worker processes reading scenes; the output is the same for any value.
         token: the zip's access token (default ``$H3DS_ACCESS_TOKEN``); never written.
         repo_id: the Hub repository named in the card's examples (default '<org>/h3ds').
+        evaluation_framework: eval.yaml's framework (one the Hub knows, once registered).
         progress: show a progress bar.
 
     Raises:
@@ -259,7 +271,9 @@ def prepare_dataset(
     ordered = {sid: tuple(sorted(needed[sid])) for sid in opened.catalog.scenes if sid in needed}
     check_source(opened, ordered)
 
-    digest = _inputs_digest(source, opened.catalog, list(chosen))
+    digest = _inputs_digest(
+        source, opened.catalog, list(chosen), repo_id=repo_id, framework=evaluation_framework
+    )
     if manifest is not None and manifest.get("inputs") == digest:
         logger.info("%s is up to date", output)
         configs_written = {
@@ -308,7 +322,10 @@ def prepare_dataset(
         (staging / "README.md").write_text(
             render_card(opened.catalog, written, repo_id=repo_id), "utf-8"
         )
-        (staging / "eval.yaml").write_text(render_eval_yaml(opened.catalog, list(chosen)), "utf-8")
+        eval_yaml = render_eval_yaml(
+            opened.catalog, list(chosen), evaluation_framework=evaluation_framework
+        )
+        (staging / "eval.yaml").write_text(eval_yaml, "utf-8")
         manifest_data = {
             "format": MANIFEST_FORMAT,
             "inputs": digest,
