@@ -110,6 +110,7 @@ class Request:
     path: str
     user: str | None
     status: int
+    size: int = 0  # bytes of the response body
 
 
 class HubStub:
@@ -165,21 +166,7 @@ class HubStub:
 
     def patch_environment(self, monkeypatch: Any) -> None:
         """Point huggingface_hub and datasets at the stub (both read HF_ENDPOINT at import)."""
-        import datasets.config
-        from huggingface_hub import constants
-
-        monkeypatch.setenv("HF_ENDPOINT", self.url)
-        monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-        monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-        monkeypatch.setattr(constants, "ENDPOINT", self.url)
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.setattr(
-            constants,
-            "HUGGINGFACE_CO_URL_TEMPLATE",
-            self.url + "/{repo_id}/resolve/{revision}/{filename}",
-        )
-        monkeypatch.setattr(datasets.config, "HF_ENDPOINT", self.url)
-        monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+        point_hub_clients_at(self.url, monkeypatch)
 
     # -- test helpers ---------------------------------------------------------------------------
     def add_repo(
@@ -234,6 +221,25 @@ class HubStub:
         return self.repos[(repo_type, repo_id)]
 
 
+def point_hub_clients_at(url: str, monkeypatch: Any) -> None:
+    """Make huggingface_hub and datasets talk to the Hub at ``url`` for one test (they read
+    HF_ENDPOINT at import, so their constants are patched too)."""
+    import datasets.config
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "0")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setattr(constants, "ENDPOINT", url)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(
+        constants, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}"
+    )
+    monkeypatch.setattr(datasets.config, "HF_ENDPOINT", url)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+
+
 def _oid(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
@@ -274,7 +280,8 @@ def _handler_for(hub: HubStub) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(data)
             with hub._lock:
-                hub.requests.append(Request(self.command, self.path, self._user(), status))
+                sent = 0 if self.command == "HEAD" else len(data)
+                hub.requests.append(Request(self.command, self.path, self._user(), status, sent))
 
         def _error(self, status: int, code: str | None, message: str) -> None:
             headers = {"X-Error-Message": message}

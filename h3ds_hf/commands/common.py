@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from h3ds_hf.release.catalog import RELEASES, Catalog, load_catalog
-from h3ds_hf.release.reader import Release, open_release
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,8 +30,3 @@ def catalog_from_arguments(args: argparse.Namespace) -> Catalog | None:
     if args.release is not None:
         return load_catalog(args.release)
     return None
-
-
-def open_release_from_arguments(source: Path, args: argparse.Namespace) -> Release:
-    """Open a folder or zip release; the zip's token comes from $H3DS_ACCESS_TOKEN."""
-    return open_release(source, catalog=catalog_from_arguments(args))

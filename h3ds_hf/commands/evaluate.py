@@ -30,9 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--source",
-        type=Path,
         required=True,
-        help="raw release (folder or zip) or a folder written by h3ds-hf prepare",
+        help="raw release (folder or zip), a folder written by h3ds-hf prepare or downloaded "
+        "from the Hub dataset, or the Hub dataset itself: ORG/NAME[@REVISION] or "
+        "hf://datasets/ORG/NAME (only the ground-truth columns are read)",
     )
     parser.add_argument("--predictions", type=Path, required=True, metavar="DIR")
     add_source_arguments(parser)

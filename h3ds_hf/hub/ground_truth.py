@@ -1,8 +1,9 @@
-"""One way to open ground truth from whatever a user has: a raw release or a Hub dataset folder.
+"""One way to open ground truth from whatever a user has: a raw release, a Hub dataset folder,
+or the Hub dataset itself.
 
 The commands, the metric and the demo call :func:`open_ground_truth`; it lives in the Hub layer
-because it must see both the raw release reader and the prepared-folder reader, and it returns
-a :class:`~h3ds_hf.benchmark.batch.GroundTruthSource`, which is all that scoring needs.
+because it must see the raw release reader and the Parquet readers, and it returns a
+:class:`~h3ds_hf.benchmark.batch.GroundTruthSource`, which is all that scoring needs.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from h3ds_hf.benchmark.batch import GroundTruthSource
 from h3ds_hf.hub.prepared import PreparedRelease, is_prepared_folder
+from h3ds_hf.hub.remote import HubRelease, parse_hub_source
 from h3ds_hf.release.catalog import Catalog
 from h3ds_hf.release.reader import open_release
 
@@ -27,11 +29,13 @@ def open_ground_truth(
 
     Args:
         source: a raw release (folder, or the official zip), a folder written by
-            ``h3ds-hf prepare`` or downloaded from the Hub dataset, or an already opened
-            source (returned as is).
+            ``h3ds-hf prepare`` or downloaded from the Hub dataset, the Hub dataset itself
+            (``ORG/NAME[@REVISION]`` or ``hf://datasets/ORG/NAME[@REVISION]``, when no local
+            path of that name exists), or an already opened source (returned as is).
         catalog, catalog_path, release: what a raw release must hold (see
             :func:`h3ds_hf.open_release`); a prepared folder describes itself.
         token: the zip's access token (default ``$H3DS_ACCESS_TOKEN``); kept in memory only.
+            A Hub source uses the Hub token ($HF_TOKEN or the login cache).
 
     Raises:
         H3DSError: the source does not exist, is malformed, or does not match its catalog.
@@ -40,6 +44,10 @@ def open_ground_truth(
         return source
     if is_prepared_folder(source):
         return PreparedRelease(source)
+    hub = parse_hub_source(source)
+    if hub is not None:
+        repo_id, revision = hub
+        return HubRelease(repo_id, revision=revision)
     return open_release(
         source, catalog=catalog, catalog_path=catalog_path, release=release, token=token
     )

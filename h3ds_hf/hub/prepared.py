@@ -1,18 +1,23 @@
-"""Ground truth read back from a folder written by ``h3ds-hf prepare`` (or its Hub download).
+"""Ground truth read back from the Hub dataset's Parquet files: a folder, or the Hub itself.
 
 Someone who has the Hub dataset but not the raw release can still score reconstructions:
-``h3ds-hf evaluate --source <prepared folder>``. Only the ground-truth columns are read from
-the Parquet files (never the photos), one row group (= one scene) at a time.
+``h3ds-hf evaluate --source <folder written by prepare, or its Hub download>``, or
+``--source ORG/NAME`` (see :mod:`h3ds_hf.hub.remote`). Only the ground-truth columns are read
+(never the photos), one row group (= one scene) at a time: over the Hub these are HTTP range
+requests for just those bytes.
 """
 
 from __future__ import annotations
 
 import json
+import posixpath
 from functools import cached_property
 from pathlib import Path
 
+import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
 
 from h3ds_hf.benchmark.names import parse_config_name
 from h3ds_hf.errors import SourceError, UnknownSceneError
@@ -26,17 +31,20 @@ GT_COLUMNS = ["scene_id", "vertices", "faces", "landmarks", "regions"]
 _VIEW_INDEX = "views.list.element.view_index"
 
 
-def _test_shards(folder: Path) -> dict[str, list[Path]]:
-    """Config name -> its 'test' Parquet shards, for every config folder of a prepared folder."""
+def _test_shards(fs: fsspec.AbstractFileSystem, root: str) -> dict[str, list[str]]:
+    """Config name -> its 'test' Parquet shards, for every config folder under ``root``."""
     shards = {}
-    for config in sorted(path for path in folder.iterdir() if path.is_dir()):
-        files = sorted(config.glob("test-*.parquet"))
+    for entry in sorted(fs.ls(root, detail=True), key=lambda e: e["name"]):
+        name = posixpath.basename(entry["name"].rstrip("/"))
+        if entry["type"] != "directory":
+            continue
         try:
-            parse_config_name(config.name)
+            parse_config_name(name)
         except ValueError:
             continue
+        files = sorted(fs.glob(f"{entry['name'].rstrip('/')}/test-*.parquet"))
         if files:
-            shards[config.name] = files
+            shards[name] = files
     return shards
 
 
@@ -46,52 +54,80 @@ def is_prepared_folder(path: str | Path) -> bool:
     path = Path(path)
     return path.is_dir() and (
         (path / MANIFEST_NAME).is_file()
-        or ((path / "README.md").is_file() and bool(_test_shards(path)))
+        or ((path / "README.md").is_file() and bool(_test_shards(LocalFileSystem(), str(path))))
     )
 
 
-class PreparedRelease:
-    """A prepared dataset folder seen as a release: a catalog and ground truths by scene id.
+class ParquetRelease:
+    """The Hub dataset's Parquet files seen as a release: a catalog and ground truths.
 
     The catalog lists the scenes of the ``test`` split with their tags, the views configs
-    prepared (their view indices as written) and the view count (from ``all-views`` when it
-    was prepared, else one more than the largest index used). Its version is the one recorded
-    by ``prepare`` ('unknown' in a Hub download, which does not carry that record).
+    present (their view indices as written) and the view count (from ``all-views`` when
+    present, else one more than the largest index used).
+
+    Args:
+        fs: the filesystem holding the files (local, or ``HfFileSystem`` for the Hub).
+        root: the dataset's folder in ``fs``.
+        description: where it is read from, for messages and results.
+        version: the catalog version, when known ('unknown' otherwise).
+        revision: the dataset's commit, for a Hub source (recorded with results).
     """
 
-    def __init__(self, folder: str | Path) -> None:
-        self.folder = Path(folder)
-        self._files = _test_shards(self.folder)
+    def __init__(
+        self,
+        fs: fsspec.AbstractFileSystem,
+        root: str,
+        *,
+        description: str,
+        version: str = "unknown",
+        revision: str | None = None,
+    ) -> None:
+        self.fs, self.root = fs, root.rstrip("/")
+        self.description = description
+        self.revision = revision
+        self._metadata: dict[str, pq.FileMetaData] = {}
+        self._files = _test_shards(fs, self.root)
         if not self._files:
-            raise SourceError(f"{self.folder} holds no config folder with a 'test' split")
-        try:
-            manifest = json.loads((self.folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-            version = str(manifest["catalog_version"])
-        except (OSError, ValueError, KeyError, TypeError):
-            version = "unknown"
+            raise SourceError(f"{description} holds no config folder with a 'test' split")
         first = next(iter(self._files.values()))[0]
-        release = pq.ParquetFile(first).read_row_group(0, columns=["release"]).column(0)[0].as_py()
+        release = self._read(first, 0, ["release"]).column(0)[0].as_py()
         self.catalog = Catalog(str(release), version, None, self._scenes())
-        self.description = str(self.folder)
+
+    def _parquet(self, path: str) -> pq.ParquetFile:
+        # No read-ahead: every read is a range request for exactly the bytes pyarrow wants;
+        # each file's footer is read once.
+        handle = pq.ParquetFile(
+            self.fs.open(path, "rb", cache_type="none"),
+            metadata=self._metadata.get(path),
+            pre_buffer=True,
+        )
+        self._metadata.setdefault(path, handle.metadata)
+        return handle
+
+    def _read(self, path: str, group: int, columns: list[str]) -> pa.Table:
+        with self._parquet(path) as handle:
+            return handle.read_row_group(group, columns=columns)
 
     def ground_truth(self, scene_id: str) -> GroundTruth:
         """The scene's ground truth: float64 vertices exactly as prepared from the OBJ."""
         self.catalog.scene(scene_id)
         if scene_id not in self._locations:
-            raise UnknownSceneError(f"scene {scene_id!r} is not in {self.folder}")
+            raise UnknownSceneError(f"scene {scene_id!r} is not in {self.description}")
         path, group, row = self._locations[scene_id]
-        table = pq.ParquetFile(path).read_row_group(group, columns=GT_COLUMNS)
+        table = self._read(path, group, GT_COLUMNS)
         return ground_truth_from_row(arrow_rows(table.to_struct_array())[row])
 
     @cached_property
-    def _locations(self) -> dict[str, tuple[Path, int, int]]:
+    def _locations(self) -> dict[str, tuple[str, int, int]]:
         """Scene id -> (shard, row group, row) in the first config's 'test' split."""
         where = {}
         for path in next(iter(self._files.values())):
-            handle = pq.ParquetFile(path)
-            for group in range(handle.num_row_groups):
-                ids = handle.read_row_group(group, columns=["scene_id"]).column(0).to_pylist()
-                where.update({scene_id: (path, group, row) for row, scene_id in enumerate(ids)})
+            with self._parquet(path) as handle:
+                for group in range(handle.num_row_groups):
+                    ids = handle.read_row_group(group, columns=["scene_id"]).column(0)
+                    where.update(
+                        {sid: (path, group, row) for row, sid in enumerate(ids.to_pylist())}
+                    )
         return where
 
     def _scenes(self) -> dict[str, SceneInfo]:
@@ -99,11 +135,11 @@ class PreparedRelease:
         configs: dict[str, dict[str, tuple[int, ...]]] = {}
         for config, files in self._files.items():
             views_config = parse_config_name(config).views_config
-            table = pa.concat_tables(
-                pq.ParquetFile(path).read(columns=["scene_id", "tags", _VIEW_INDEX])
-                for path in files
-            )
-            for row in table.to_pylist():
+            tables = []
+            for path in files:
+                with self._parquet(path) as handle:
+                    tables.append(handle.read(columns=["scene_id", "tags", _VIEW_INDEX]))
+            for row in pa.concat_tables(tables).to_pylist():
                 scene_id = row["scene_id"]
                 tags[scene_id] = tuple(row["tags"])
                 indices = tuple(view["view_index"] for view in row["views"])
@@ -115,3 +151,22 @@ class PreparedRelease:
             views = len(everything) or 1 + max(used, default=0)
             scenes[scene_id] = SceneInfo(scene_id, tags[scene_id], views, by_config)
         return scenes
+
+
+class PreparedRelease(ParquetRelease):
+    """A folder written by ``h3ds-hf prepare`` (or downloaded from the Hub) as a release.
+
+    Its catalog version is the one recorded by ``prepare`` ('unknown' in a Hub download, which
+    does not carry that record).
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        try:
+            manifest = json.loads((self.folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+            version = str(manifest["catalog_version"])
+        except (OSError, ValueError, KeyError, TypeError):
+            version = "unknown"
+        super().__init__(
+            LocalFileSystem(), str(self.folder), description=str(self.folder), version=version
+        )

@@ -53,7 +53,9 @@ Args:
     references: one per prediction: a row of the H3DS dataset as load_dataset returns it
         (scene_id, vertices, faces, landmarks, regions; other columns are ignored), an
         h3ds_hf.GroundTruth, or a scene id when the metric was loaded with a source
-        (evaluate.load(path, source=RELEASE_FOLDER_OR_ZIP_OR_DATASET, catalog=..., release=...)).
+        (evaluate.load(path, source=..., catalog=..., release=...), where source is a raw
+        release folder or zip, a prepared or downloaded Hub folder, the Hub dataset
+        "ORG/NAME" or "hf://datasets/ORG/NAME", or a datasets.Dataset of H3DS rows).
     protocol: "h3ds" (default; reproduces h3ds 0.4.0, comparable with the published tables) or
         "surface" (no reflection, point-to-surface distances, F-scores).
     regions: any of "face", "head" (default both).
@@ -182,5 +184,5 @@ class H3dsChamfer(evaluate.Metric):
             raise ValueError(
                 f"reference of item {index} (scene {reference['scene_id']}) is a scene id "
                 "without ground truth: pass rows of the H3DS dataset, or load the metric with "
-                "a source: evaluate.load(..., source=RELEASE_FOLDER_OR_ZIP)"
+                "a source: evaluate.load(..., source=RELEASE_OR_HUB_DATASET)"
             )
