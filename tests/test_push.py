@@ -244,6 +244,7 @@ def test_gated_dataset_errors_say_how_to_get_access(hub: HubStub, prepared: Path
     with pytest.raises(GatedDatasetError, match="not logged in") as anonymous:
         load_h3ds("alice/h3ds", "3-views")
     assert f"request access at {page}" in str(anonymous.value)
+    assert anonymous.value.__suppress_context__ and anonymous.value.__cause__ is None
     with pytest.raises(GatedDatasetError, match="not granted") as waiting:
         load_h3ds("alice/h3ds", "3-views", token=BOB)
     assert f"request access at {page}" in str(waiting.value)
