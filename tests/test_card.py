@@ -10,7 +10,7 @@ import yaml
 from hub_stub import HubStub
 from huggingface_hub import HfApi, ModelCard, parse_eval_result_entries
 
-from h3ds_hf.benchmark.names import config_name
+from h3ds_hf.benchmark.names import config_name, config_names
 from h3ds_hf.cli import main
 from h3ds_hf.hub.dataset_card import eval_tasks
 from h3ds_hf.hub.model_card import EVAL_RESULTS_PATH, TABLE_END, TABLE_START
@@ -76,9 +76,35 @@ def _write(path: Path, results: dict) -> Path:
     return path
 
 
-def _card(tmp_path: Path, results: dict, *extra: str, output: Path | None = None) -> int:
+def _eval_yaml(catalogs_configs: dict[str, list[str] | None]) -> str:
+    """An eval.yaml declaring the tasks of these releases' configs (None: all of them), as
+    `h3ds-hf prepare` declares them."""
+    tasks = []
+    for release, configs in catalogs_configs.items():
+        catalog = load_catalog(release)
+        tasks += eval_tasks(catalog, config_names(catalog) if configs is None else configs)
+    return yaml.safe_dump({"name": "H3DS", "tasks": tasks}, sort_keys=False)
+
+
+def _dataset_dir(tmp_path: Path, catalogs_configs: dict[str, list[str] | None]) -> Path:
+    folder = tmp_path / "dataset"
+    folder.mkdir(exist_ok=True)
+    (folder / "eval.yaml").write_text(_eval_yaml(catalogs_configs))
+    return folder
+
+
+def _card(
+    tmp_path: Path,
+    results: dict,
+    *extra: str,
+    output: Path | None = None,
+    tasks: dict[str, list[str] | None] | None = None,
+) -> int:
+    """`h3ds-hf card --output` with a dataset folder whose eval.yaml has ``tasks`` (default:
+    every config of v1 and v2)."""
     output = output or tmp_path / "card"
     source = _write(tmp_path / "results.json", results)
+    dataset = _dataset_dir(tmp_path, tasks or {"v2": None, "v1": None})
     return main(
         [
             "card",
@@ -88,6 +114,8 @@ def _card(tmp_path: Path, results: dict, *extra: str, output: Path | None = None
             "me/my-model",
             "--dataset-id",
             DATASET_ID,
+            "--dataset-dir",
+            str(dataset),
             "--output",
             str(output),
             *extra,
@@ -196,7 +224,7 @@ def test_h3d_net_split_goes_to_model_index_only(tmp_path):
     ("results", "message"),
     [
         (_results({"3": _cell(1.5, 10.0)}, protocol="surface"), "protocol 'surface'"),
-        (_results({"3": _cell(None, None, complete=False)}), "no complete views config"),
+        (_results({"3": _cell(None, None, complete=False)}), "incomplete (50 of 59 scenes"),
         (_results({"3": _cell(1.5, 10.0)}, tags=["sira++"]), "no dataset split"),
     ],
 )
@@ -214,9 +242,10 @@ def test_arguments_are_checked(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["card", "--results", source, "--model-id", "me/m", "--output", "x", "--create-pr"])
     assert main(["card", "--results", source, "--model-id", "me/m", "--push"]) == 1
-    assert "is not a Hub dataset" in capsys.readouterr().err
+    assert "--dataset-id is needed" in capsys.readouterr().err
     not_results = _write(tmp_path / "other.json", {"format": "other"})
-    assert main(["card", "--results", str(not_results), "--model-id", "me/m", "--output", "x"]) == 1
+    not_results_args = ["--model-id", "me/m", "--output", "x", "--no-task-check"]
+    assert main(["card", "--results", str(not_results), *not_results_args]) == 1
     assert "not an h3ds-hf results file" in capsys.readouterr().err
 
 
@@ -245,6 +274,12 @@ def hub(monkeypatch):
     with HubStub(tokens={TOKEN: "alice"}) as stub:
         stub.patch_environment(monkeypatch)
         monkeypatch.setenv("HF_TOKEN", TOKEN)
+        stub.add_repo(
+            DATASET_ID,
+            repo_type="dataset",
+            owner="h3ds-org",
+            files={"eval.yaml": _eval_yaml({"v2": None}).encode()},
+        )
         yield stub
 
 
@@ -258,7 +293,9 @@ def test_push_sends_both_files_in_one_commit_merged_with_the_hub_card(hub, tmp_p
 
     repo = hub.repo("alice/my-model")
     assert len(repo.commits) == commits_before + 1
-    assert sorted(repo.commits[-1]["added"]) == sorted(["README.md", EVAL_RESULTS_PATH])
+    added = repo.commits[-1]["added"]
+    (results_file,) = (name for name in added if name.startswith(".eval_results/h3ds-results-"))
+    assert sorted(added) == sorted(["README.md", EVAL_RESULTS_PATH, results_file])
     card = ModelCard(repo.files["README.md"].decode())
     assert "Hand-written introduction, kept as is." in card.text
     assert {r.dataset_type for r in card.data.eval_results} == {DATASET_ID, "someone/other-heads"}
