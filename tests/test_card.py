@@ -10,11 +10,15 @@ import yaml
 from hub_stub import HubStub
 from huggingface_hub import HfApi, ModelCard, parse_eval_result_entries
 
+from h3ds_hf.benchmark.batch import evaluate_folder
 from h3ds_hf.benchmark.names import config_name, config_names
 from h3ds_hf.cli import main
 from h3ds_hf.hub.dataset_card import eval_tasks
 from h3ds_hf.hub.model_card import EVAL_RESULTS_PATH, TABLE_END, TABLE_START
+from h3ds_hf.hub.prepare import prepare_dataset
 from h3ds_hf.release.catalog import load_catalog
+from h3ds_hf.release.reader import open_release
+from h3ds_hf.synthetic.predictions import write_synthetic_predictions
 
 DATASET_ID = "h3ds-org/h3ds"
 TOKEN = "hf_card_writer_token"
@@ -331,3 +335,133 @@ def test_push_errors_are_one_line(hub, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("huggingface_hub.constants.HF_TOKEN_PATH", str(tmp_path / "no-token"))
     assert _push(tmp_path, "alice/missing") == 1
     assert "no Hugging Face token" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- tasks, revision, source, table
+
+
+def _yaml_entries(folder: Path) -> list:
+    return parse_eval_result_entries(yaml.safe_load((folder / EVAL_RESULTS_PATH).read_text()))
+
+
+def test_only_tasks_of_the_datasets_eval_yaml_are_published(tmp_path, capsys):
+    summary = {views: _cell(1.0 + int(views) / 100, 9.0) for views in ("1", "3", "8", "32")}
+    assert _card(tmp_path, _results(summary), tasks={"v2": ["3-views"]}) == 0
+    assert _entries(tmp_path / "card") == {"face_chamfer_3views": 1.03, "head_chamfer_3views": 9.0}
+    card = ModelCard.load(tmp_path / "card" / "README.md")
+    assert {r.dataset_config for r in card.data.eval_results} == {"3-views"}
+    err = capsys.readouterr().err.splitlines()
+    for views in ("1", "8", "32"):
+        for region in ("face", "head"):
+            assert any(f"left out {region}_chamfer_{views}views" in line for line in err), err
+    assert len(err) == 6 and all("defines no such task" in line for line in err)
+
+
+def test_card_from_a_prepared_folder_publishes_its_tasks_only(synthetic, tmp_path, capsys):
+    catalog = load_catalog(path=synthetic.catalog_path)
+    prepared = tmp_path / "prepared"
+    prepare_dataset(synthetic.folder, prepared, catalog=catalog, configs=["3-views"], progress=False)
+    opened = open_release(synthetic.folder, catalog=catalog)
+    predictions = write_synthetic_predictions(opened, tmp_path / "recs", views_configs=["3", "4"])
+    run = evaluate_folder(opened, predictions, views_configs=["3", "4"], progress=False)
+    results, _ = run.write(tmp_path / "results.json")
+    argv = ["card", "--results", str(results), "--model-id", "me/m", "--dataset-id", DATASET_ID]
+    assert main([*argv, "--dataset-dir", str(prepared), "--output", str(tmp_path / "c")]) == 0
+    assert set(_entries(tmp_path / "c")) == {"face_chamfer_3views", "head_chamfer_3views"}
+    assert "left out face_chamfer_4views" in capsys.readouterr().err
+
+
+def test_entries_carry_revision_and_a_source_that_is_the_results_file(tmp_path):
+    revision = "5503434ddd753f426f4b38109466949a1217c2bb"
+    results = _results({"3": _cell(1.25, 9.5)})
+    assert _card(tmp_path, results, "--dataset-revision", revision) == 0
+    folder = tmp_path / "card"
+    entries = _yaml_entries(folder)
+    assert {e.dataset_revision for e in entries} == {revision}
+    (url,) = {e.source_url for e in entries}
+    assert {e.source_name for e in entries} == {"h3ds-hf evaluate"}
+    prefix = "https://huggingface.co/me/my-model/blob/main/"
+    assert url.startswith(prefix + ".eval_results/h3ds-results-") and url.endswith(".json")
+    assert json.loads((folder / url[len(prefix) :]).read_text()) == results
+    card = ModelCard.load(folder / "README.md")
+    assert {(r.dataset_revision, r.source_url) for r in card.data.eval_results} == {(revision, url)}
+
+
+def test_dataset_revision_must_be_a_commit_without_the_hub(tmp_path, capsys):
+    assert _card(tmp_path, _results({"3": _cell(1.25, 9.5)}), "--dataset-revision", "main") == 1
+    assert "is not a commit sha" in capsys.readouterr().err
+    assert not (tmp_path / "card").exists()
+
+
+def test_partial_means_are_marked_in_table_and_notes_and_numbers_rounded(tmp_path):
+    summary = {"3": _cell(1.234567, 9.87654), "4": _cell(1.0, 8.0, complete=False)}
+    assert _card(tmp_path, _results(summary), "--allow-incomplete") == 0
+    folder = tmp_path / "card"
+    text = (folder / "README.md").read_text()
+    assert "| 3-views | test | 1.23 | 9.88 |" in text
+    assert "| 4-views †1 | test | 1.00 | 8.00 |" in text
+    assert "†1 4-views, test: mean over 50 of 59 scenes" in text
+    notes = {e.task_id: e.notes for e in _yaml_entries(folder)}
+    assert "mean over 50 of 59 scenes" in notes["face_chamfer_4views"]
+    assert "mean over" not in notes["face_chamfer_3views"]
+    assert _entries(folder)["face_chamfer_3views"] == 1.2346
+    card = ModelCard.load(folder / "README.md")
+    assert {r.metric_value for r in card.data.eval_results} >= {1.2346, 9.8765}
+
+
+def test_tables_and_entries_are_sorted_by_views_count(tmp_path):
+    views = ["32", "16", "8", "6", "4", "3", "1"]
+    shuffled = {v: _cell(float(v), float(v)) for v in ("8", "32", "1", "16", "3", "6", "4")}
+    assert _card(tmp_path, _results(shuffled)) == 0
+    assert _card(tmp_path, _results({"3": _cell(2.0, 2.0)}, release="v1")) == 0
+    text = (tmp_path / "card" / "README.md").read_text()
+    rows = [line.split(" | ")[0][2:] for line in text.splitlines() if line.startswith("| ")][2:]
+    assert rows == [f"{v}-views" for v in reversed(views)] + ["v1-3-views"]
+    ids = [e.task_id for e in _yaml_entries(tmp_path / "card") if "v1" not in e.task_id]
+    assert ids == [f"{r}_chamfer_{v}views" for v in reversed(views) for r in ("face", "head")]
+
+
+def test_new_cards_get_the_pipeline_tag_existing_ones_keep_theirs(tmp_path):
+    assert _card(tmp_path, _results({"3": _cell(1.0, 9.0)})) == 0
+    assert ModelCard.load(tmp_path / "card" / "README.md").data.pipeline_tag == "image-to-3d"
+    folder = tmp_path / "other"
+    folder.mkdir()
+    (folder / "README.md").write_text(EXISTING_CARD.replace("license: mit", "pipeline_tag: x"))
+    assert _card(tmp_path, _results({"3": _cell(1.0, 9.0)}), output=folder) == 0
+    assert ModelCard.load(folder / "README.md").data.pipeline_tag == "x"
+
+
+def test_tasks_from_the_hub_with_the_datasets_revision(hub, tmp_path, capsys):
+    source = str(_write(tmp_path / "results.json", _results({"3": _cell(1.0, 9.0)})))
+    argv = ["card", "--results", source, "--model-id", "me/m", "--dataset-id", DATASET_ID]
+    assert main([*argv, "--output", str(tmp_path / "c")]) == 0
+    sha = hub.repo(DATASET_ID, "dataset").sha
+    assert {e.dataset_revision for e in _yaml_entries(tmp_path / "c")} == {sha}
+    assert f"at revision {sha}" in capsys.readouterr().out
+
+    hub.add_repo("h3ds-org/no-tasks", repo_type="dataset", files={"README.md": b"# x\n"})
+    argv[-1] = "h3ds-org/no-tasks"
+    assert main([*argv, "--output", str(tmp_path / "d")]) == 1
+    assert "has no eval.yaml" in capsys.readouterr().err
+    assert main([*argv, "--output", str(tmp_path / "d"), "--no-task-check"]) == 0
+    assert {e.dataset_revision for e in _yaml_entries(tmp_path / "d")} == {None}
+
+
+def test_without_eval_yaml_offline_one_line_and_nothing_written(tmp_path, capsys):
+    source = str(_write(tmp_path / "results.json", _results({"3": _cell(1.0, 9.0)})))
+    argv = ["card", "--results", source, "--model-id", "me/m", "--dataset-id", DATASET_ID]
+    assert main([*argv, "--output", str(tmp_path / "c")]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "offline" in err and "--no-task-check" in err
+    assert not (tmp_path / "c").exists()
+    assert main([*argv, "--output", str(tmp_path / "c"), "--no-task-check"]) == 0
+    assert set(_entries(tmp_path / "c")) == {"face_chamfer_3views", "head_chamfer_3views"}
+
+
+def test_a_token_that_cannot_write_says_so(hub, tmp_path, capsys):
+    hub.add_repo("bob/model", owner="bob", files={"README.md": EXISTING_CARD.encode()})
+    assert _push(tmp_path, "bob/model") == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "your token cannot" in err and "403" in err
+    assert "committing the card to bob/model" in err and TOKEN not in err
+    assert len(hub.repo("bob/model").commits) == 1
