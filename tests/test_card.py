@@ -360,7 +360,9 @@ def test_only_tasks_of_the_datasets_eval_yaml_are_published(tmp_path, capsys):
 def test_card_from_a_prepared_folder_publishes_its_tasks_only(synthetic, tmp_path, capsys):
     catalog = load_catalog(path=synthetic.catalog_path)
     prepared = tmp_path / "prepared"
-    prepare_dataset(synthetic.folder, prepared, catalog=catalog, configs=["3-views"], progress=False)
+    prepare_dataset(
+        synthetic.folder, prepared, catalog=catalog, configs=["3-views"], progress=False
+    )
     opened = open_release(synthetic.folder, catalog=catalog)
     predictions = write_synthetic_predictions(opened, tmp_path / "recs", views_configs=["3", "4"])
     run = evaluate_folder(opened, predictions, views_configs=["3", "4"], progress=False)

@@ -16,8 +16,8 @@ import yaml
 from hub_stub import HubStub
 
 from h3ds_hf.cli import main
-from h3ds_hf.hub.dataset_card import eval_tasks
 from h3ds_hf.errors import HubError
+from h3ds_hf.hub.dataset_card import eval_tasks
 from h3ds_hf.hub.model_card import EVAL_RESULTS_PATH
 from h3ds_hf.release.catalog import load_catalog
 
@@ -335,7 +335,11 @@ def echoing_hub(monkeypatch) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_HEAD = do_POST = do_GET
+        def do_HEAD(self) -> None:
+            self.do_GET()
+
+        def do_POST(self) -> None:
+            self.do_GET()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -135,7 +135,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"h3ds-hf card: {line}", file=sys.stderr)
     for figure in files.figures:
         partial = "" if figure.complete else f", {figure.scenes} of {figure.expected} scenes"
-        print(f"{figure.task_id} ({figure.config}, {figure.split}{partial}): {figure.value_mm:.4f} mm")
+        print(
+            f"{figure.task_id} ({figure.config}, {figure.split}{partial}): {figure.value_mm:.4f} mm"
+        )
     if args.output is not None:
         card_path, yaml_path = write_card_files(files, args.output)
         print(f"wrote {card_path}, {yaml_path} and {args.output / files.results_path}")

@@ -171,10 +171,14 @@ def check_results(results: Mapping[str, Any], *, origin: str = "the results") ->
 def _check_value(value: Any, where: str) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not _is_real(value):
         raise H3DSError(f"{where} is a {type(value).__name__}, not a number of mm")
     if not math.isfinite(value) or value < 0:
         raise H3DSError(f"{where} is {value}: only finite, non-negative distances are published")
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _is_count(value: Any) -> bool:
@@ -495,7 +499,9 @@ def _load_card(text: str) -> ModelCard:
     try:
         return ModelCard(text)
     except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
-        raise H3DSError(f"the existing {README_PATH} has invalid metadata: {_first_line(e)}") from None
+        raise H3DSError(
+            f"the existing {README_PATH} has invalid metadata: {_first_line(e)}"
+        ) from None
 
 
 def _result_key(result: EvalResult) -> tuple:
@@ -548,7 +554,7 @@ def results_table(results: Sequence[EvalResult], dataset_id: str) -> str:
             continue
         key = (str(result.dataset_config or ""), str(result.dataset_split or ""))
         value = result.metric_value
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if not _is_real(value) or not math.isfinite(value):
             raise H3DSError(
                 f"{README_PATH}: the H3DS {result.metric_config} value of {key[0]} is {value!r}, "
                 "not a finite number: fix or remove it"
@@ -707,7 +713,8 @@ def build_card_files(
         raise H3DSError("the results JSON is nested too deeply") from None
     digest = hashlib.sha256(results_json.encode()).hexdigest()[:12]
     results_path = RESULTS_FILE_TEMPLATE.format(digest=digest)
-    source_url = f"{(endpoint or constants.ENDPOINT).rstrip('/')}/{model_id}/blob/main/{results_path}"
+    base = (endpoint or constants.ENDPOINT).rstrip("/")
+    source_url = f"{base}/{model_id}/blob/main/{results_path}"
     version = str(results.get("package_version", ""))
     notes = (
         f"h3ds-hf {version}, protocol {PUBLISHED_PROTOCOL}, release {results['release']} "
