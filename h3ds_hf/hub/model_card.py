@@ -366,7 +366,8 @@ def card_figures(
             value = cell.get(f"{region}_chamfer_mm")
             figure_id = task_id(region, release, views)
             if value is None:
-                left_out.append(f"left out {figure_id}: the results hold no {region} mean")
+                hint = "" if cell["complete"] else " (`h3ds-hf evaluate --allow-missing` makes it)"
+                left_out.append(f"left out {figure_id}: the results hold no {region} mean{hint}")
                 continue
             figure = CardFigure(
                 region, views, config, split, figure_id, float(value), *_counts(cell)
