@@ -104,7 +104,7 @@ README_CASES = {
         "model_index",
     ),
     "python tag": (lambda folder: _FRONT.format(f"license: {_tag(folder)}"), "invalid metadata"),
-    "front matter nested deep": (_FRONT.format("a: " + _deep(100_000)), "invalid metadata"),
+    "front matter nested deep": (_FRONT.format("a: " + _deep(1_000)), "invalid metadata"),
     "datasets a mapping": (_FRONT.format("datasets: {a: 1}"), "datasets"),
     "H3DS value not a number": (
         _FRONT.format(
@@ -124,7 +124,7 @@ EVAL_RESULTS_CASES = {
     "entry without task_id": ("- dataset: {id: a/b}\n  value: 1\n", "invalid entry"),
     "dataset a number": ("- dataset: 5\n  value: 1\n", "invalid entry"),
     "python tag": (lambda folder: f"- {_tag(folder)}\n", "not valid YAML"),
-    "nested deep": ("- " + _deep(100_000), "not valid YAML"),
+    "nested deep": ("- " + _deep(1_000), "not valid YAML"),
     "not UTF-8": (b"- dataset: {id: \xff}\n", "not UTF-8"),
 }
 
