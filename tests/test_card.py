@@ -467,3 +467,25 @@ def test_a_token_that_cannot_write_says_so(hub, tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "your token cannot" in err and "403" in err
     assert "committing the card to bob/model" in err and TOKEN not in err
     assert len(hub.repo("bob/model").commits) == 1
+
+
+def test_a_gated_dataset_or_a_refused_token_is_one_line(hub, tmp_path, capsys, monkeypatch):
+    hub.add_repo(
+        "h3ds-org/gated",
+        repo_type="dataset",
+        owner="h3ds-org",
+        gated="manual",
+        files={"eval.yaml": _eval_yaml({"v2": None}).encode()},
+    )
+    source = str(_write(tmp_path / "results.json", _results({"3": _cell(1.0, 9.0)})))
+    argv = ["card", "--results", source, "--model-id", "me/m", "--dataset-id", "h3ds-org/gated"]
+    assert main([*argv, "--output", str(tmp_path / "c")]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "is gated" in err and "request it at" in err
+
+    hub.add_repo("alice/m", owner="alice")
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_known_token")
+    assert _push(tmp_path, "alice/m") == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "refused the token" in err and "401" in err
+    assert "hf_not_a_known_token" not in err and not (tmp_path / "c").exists()
