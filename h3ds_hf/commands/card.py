@@ -75,7 +75,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "may then be ones the dataset does not define",
     )
     parser.add_argument(
-        "--output", type=Path, metavar="DIR", help="folder to write README.md and the YAML into"
+        "--output",
+        type=Path,
+        metavar="DIR",
+        help="folder to write the card's files into (README.md, .eval_results/)",
     )
     parser.add_argument("--push", action="store_true", help="upload to the model repository")
     parser.add_argument(

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import math
 import os
 import re
@@ -72,8 +71,6 @@ from h3ds_hf.benchmark.names import (
 )
 from h3ds_hf.benchmark.report import load_results
 from h3ds_hf.errors import H3DSError, HubError
-
-logger = logging.getLogger(__name__)
 
 #: Where the card and the eval results live in the model repository.
 README_PATH = "README.md"
