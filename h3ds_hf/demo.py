@@ -22,6 +22,7 @@ from h3ds_hf.benchmark.batch import evaluate_folder
 from h3ds_hf.benchmark.report import load_results
 from h3ds_hf.dataset import H3DS
 from h3ds_hf.hub.dataset_card import PLACEHOLDER_REPO_ID
+from h3ds_hf.hub.eval_yaml import read_local_tasks
 from h3ds_hf.hub.model_card import build_card_files, write_card_files
 from h3ds_hf.hub.prepare import prepare_dataset
 from h3ds_hf.metric import metric_path
@@ -101,7 +102,10 @@ def run_demo(output: Path, say: Callable[[str], None], *, progress: bool = True)
     )
 
     card = build_card_files(
-        load_results(results), model_id="demo/synthetic-method", dataset_id=PLACEHOLDER_REPO_ID
+        load_results(results),
+        model_id="demo/synthetic-method",
+        dataset_id=PLACEHOLDER_REPO_ID,
+        tasks=read_local_tasks(prepared),  # only the tasks the prepared dataset defines
     )
     readme, eval_results = write_card_files(card, output / "model-card")
     say(f"7. Model card: {readme} (model-index) and {eval_results}")

@@ -17,7 +17,7 @@ from hub_stub import HubStub
 
 from h3ds_hf.cli import main
 from h3ds_hf.errors import HubError
-from h3ds_hf.hub.dataset_card import eval_tasks
+from h3ds_hf.hub.eval_yaml import eval_tasks
 from h3ds_hf.hub.model_card import EVAL_RESULTS_PATH
 from h3ds_hf.release.catalog import load_catalog
 

@@ -8,20 +8,20 @@ import sys
 from pathlib import Path
 
 from h3ds_hf.errors import HubError
+from h3ds_hf.hub.calls import check_repo_id
+from h3ds_hf.hub.card_hub import hub_api, push_card_files, read_hub
 from h3ds_hf.hub.dataset_card import PLACEHOLDER_REPO_ID
-from h3ds_hf.hub.model_card import (
-    EVAL_RESULTS_PATH,
+from h3ds_hf.hub.eval_yaml import (
     EVAL_YAML,
     BenchmarkTasks,
-    build_card_files,
-    check_repo_id,
     check_revision,
-    hub_api,
-    push_card_files,
-    read_hub,
     read_hub_tasks,
-    read_local,
     read_local_tasks,
+)
+from h3ds_hf.hub.model_card import (
+    EVAL_RESULTS_PATH,
+    build_card_files,
+    read_local,
     read_results,
     write_card_files,
 )

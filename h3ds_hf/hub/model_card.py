@@ -28,38 +28,22 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import httpx2
 import yaml
 from huggingface_hub import (
-    CommitOperationAdd,
     EvalResult,
     EvalResultEntry,
-    HfApi,
     ModelCard,
     ModelCardData,
     constants,
     eval_result_entries_to_yaml,
-    get_token,
     parse_eval_result_entries,
 )
-from huggingface_hub.errors import (
-    GatedRepoError,
-    HfHubHTTPError,
-    HFValidationError,
-    LocalEntryNotFoundError,
-    OfflineModeIsEnabled,
-    RemoteEntryNotFoundError,
-    RepositoryNotFoundError,
-    RevisionNotFoundError,
-)
-from huggingface_hub.utils import validate_repo_id
 
 from h3ds_hf.atomic import atomic_write_text
 from h3ds_hf.benchmark.names import (
@@ -70,7 +54,9 @@ from h3ds_hf.benchmark.names import (
     task_id,
 )
 from h3ds_hf.benchmark.report import load_results
-from h3ds_hf.errors import H3DSError, HubError
+from h3ds_hf.errors import H3DSError
+from h3ds_hf.hub.eval_yaml import BENCHMARK_SPLIT, BenchmarkTasks
+from h3ds_hf.hub.untrusted import first_line, safe_yaml, utf8_text
 
 #: Where the card and the eval results live in the model repository.
 README_PATH = "README.md"
@@ -79,10 +65,6 @@ EVAL_RESULTS_PATH = ".eval_results/h3ds.yaml"
 RESULTS_FILE_TEMPLATE = ".eval_results/h3ds-results-{digest}.json"
 #: ``source.name`` of the entries: what produced the figures.
 SOURCE_NAME = "h3ds-hf evaluate"
-#: The benchmark dataset's task declaration, at the root of the dataset repository.
-EVAL_YAML = "eval.yaml"
-#: Split of every benchmark task (eval.yaml's default too).
-BENCHMARK_SPLIT = "test"
 #: Pretty name of the benchmark in model-index.
 DATASET_NAME = "H3DS"
 #: Hub task of few-view head reconstruction (a pipeline tag).
@@ -100,11 +82,6 @@ TABLE_DECIMALS = 2
 VALUE_DECIMALS = 4
 
 _VIEWS_CONFIG = re.compile(r"[1-9][0-9]{0,5}")
-_COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
-#: Secrets a server may echo back (a Hub token, an Authorization header), scrubbed from errors.
-_SECRET_PATTERNS = re.compile(r"(?i)(bearer\s+)\S+|\bhf_[A-Za-z0-9]{6,}")
-#: What a Hub call raises when the Hub cannot be reached or answers with an error.
-_HUB_FAULTS = (HfHubHTTPError, OfflineModeIsEnabled, LocalEntryNotFoundError, httpx2.TransportError)
 
 
 # -- the results JSON ---------------------------------------------------------------------------
@@ -180,120 +157,6 @@ def _is_real(value: Any) -> bool:
 
 def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-# -- the benchmark's tasks (eval.yaml) ----------------------------------------------------------
-@dataclass(frozen=True)
-class BenchmarkTask:
-    """One task of eval.yaml: its dataset config (None: the dataset's default) and split."""
-
-    task_id: str
-    config: str | None
-    split: str
-
-
-@dataclass(frozen=True)
-class BenchmarkTasks:
-    """The tasks a benchmark dataset defines, where they were read and at which revision.
-
-    Attributes:
-        origin: for messages ("dataset ORG/h3ds's eval.yaml", "DIR/eval.yaml").
-        tasks: task id -> task.
-        revision: the dataset's commit sha when known, else None.
-    """
-
-    origin: str
-    tasks: dict[str, BenchmarkTask]
-    revision: str | None = None
-
-
-def parse_eval_yaml(text: str, *, origin: str, revision: str | None = None) -> BenchmarkTasks:
-    """The tasks of an eval.yaml's text (safe YAML; keys other than the tasks' are ignored).
-
-    Raises:
-        H3DSError: not YAML, or not a mapping whose ``tasks`` is a list of ``{id, config?,
-            split?}`` with string values and distinct ids.
-    """
-    document = _safe_yaml(text, origin)
-    tasks = document.get("tasks") if isinstance(document, dict) else None
-    if not isinstance(tasks, list):
-        raise H3DSError(f"{origin} has no 'tasks' list")
-    found: dict[str, BenchmarkTask] = {}
-    for item in tasks:
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-            raise H3DSError(f"{origin}: every task must be a mapping with a string 'id'")
-        config, split = item.get("config"), item.get("split", BENCHMARK_SPLIT)
-        if not (config is None or isinstance(config, str)) or not isinstance(split, str):
-            raise H3DSError(f"{origin}: task {item['id']!r} has a non-string config or split")
-        if item["id"] in found:
-            raise H3DSError(f"{origin}: task {item['id']!r} is defined twice")
-        found[item["id"]] = BenchmarkTask(item["id"], config, split)
-    return BenchmarkTasks(origin, found, revision)
-
-
-def read_local_tasks(folder: str | Path, *, revision: str | None = None) -> BenchmarkTasks:
-    """The tasks of a prepared (``h3ds-hf prepare``) or downloaded dataset folder's eval.yaml.
-
-    Args:
-        revision: the Hub commit the folder holds, when the caller knows it (40 hex digits).
-
-    Raises:
-        H3DSError: no readable eval.yaml in ``folder``, or a malformed one.
-    """
-    path = Path(folder) / EVAL_YAML
-    if not path.is_file():
-        raise H3DSError(
-            f"{folder} has no {EVAL_YAML}: give a folder written by `h3ds-hf prepare` or a "
-            "download of the Hub dataset"
-        )
-    return parse_eval_yaml(_utf8(path.read_bytes(), str(path)), origin=str(path), revision=revision)
-
-
-def read_hub_tasks(api: HfApi, dataset_id: str, *, revision: str | None = None) -> BenchmarkTasks:
-    """The tasks of a Hub dataset's eval.yaml, read at ``revision`` (default: its main branch),
-    with the commit sha that revision resolved to.
-
-    Raises:
-        HubError: offline, unreachable, no such dataset or revision, no access, no eval.yaml.
-    """
-    where = f"dataset {dataset_id}"
-    step = f"reading {where}"
-    try:
-        sha = api.dataset_info(dataset_id, revision=revision).sha
-        path = api.hf_hub_download(dataset_id, EVAL_YAML, repo_type="dataset", revision=sha)
-    except GatedRepoError:
-        raise HubError(
-            f"{where} is gated and your token has not been granted access: request it at "
-            f"{api.endpoint}/datasets/{dataset_id}, or give --dataset-dir"
-        ) from None
-    except RevisionNotFoundError:
-        raise HubError(f"{where} has no revision {revision!r}") from None
-    except RepositoryNotFoundError:
-        raise HubError(f"{where} not found on {api.endpoint}, or not readable") from None
-    except RemoteEntryNotFoundError:
-        raise HubError(
-            f"{where} has no {EVAL_YAML}: it does not declare benchmark tasks (give "
-            "--dataset-dir, or --no-task-check to publish without checking task ids)"
-        ) from None
-    except _HUB_FAULTS as error:
-        hint = f" (give --dataset-dir DIR, or --no-task-check to publish without {EVAL_YAML})"
-        raise _hub_error(error, api, f"{step}'s {EVAL_YAML}", hint=hint) from None
-    origin = f"{where}'s {EVAL_YAML}"
-    return parse_eval_yaml(_utf8(Path(path).read_bytes(), origin), origin=origin, revision=sha)
-
-
-def check_revision(revision: str) -> str:
-    """A dataset revision recorded without asking the Hub must be a full commit sha.
-
-    Raises:
-        H3DSError: it is not 40 lowercase hex digits.
-    """
-    if not _COMMIT_SHA.fullmatch(revision):
-        raise H3DSError(
-            f"dataset revision {revision!r} is not a commit sha (40 hex digits, as the Hub shows "
-            "it in the dataset's history)"
-        )
-    return revision
 
 
 # -- which figures are published ----------------------------------------------------------------
@@ -498,7 +361,7 @@ def _load_card(text: str) -> ModelCard:
         return ModelCard(text)
     except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
         raise H3DSError(
-            f"the existing {README_PATH} has invalid metadata: {_first_line(e)}"
+            f"the existing {README_PATH} has invalid metadata: {first_line(e)}"
         ) from None
 
 
@@ -642,7 +505,7 @@ def merge_eval_results_yaml(existing: str | None, entries: Sequence[EvalResultEn
 
 
 def _parse_entries(text: str) -> list[EvalResultEntry]:
-    data = _safe_yaml(text, f"the existing {EVAL_RESULTS_PATH}")
+    data = safe_yaml(text, f"the existing {EVAL_RESULTS_PATH}")
     if data is None:
         return []
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
@@ -651,7 +514,7 @@ def _parse_entries(text: str) -> list[EvalResultEntry]:
         return parse_eval_result_entries(data)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise H3DSError(
-            f"the existing {EVAL_RESULTS_PATH} holds an invalid entry: {_first_line(error)}"
+            f"the existing {EVAL_RESULTS_PATH} holds an invalid entry: {first_line(error)}"
         ) from None
 
 
@@ -754,7 +617,7 @@ def _render(card: ModelCard) -> str:
     try:
         return str(card)
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as error:
-        raise H3DSError(f"cannot write {README_PATH}'s metadata: {_first_line(error)}") from None
+        raise H3DSError(f"cannot write {README_PATH}'s metadata: {first_line(error)}") from None
 
 
 # -- a local folder -----------------------------------------------------------------------------
@@ -790,164 +653,5 @@ def read_local(folder: str | Path) -> ExistingCard:
     texts = []
     for name in (README_PATH, EVAL_RESULTS_PATH):
         path = Path(folder) / name
-        texts.append(_utf8(path.read_bytes(), str(path)) if path.is_file() else None)
+        texts.append(utf8_text(path.read_bytes(), str(path)) if path.is_file() else None)
     return ExistingCard(texts[0], texts[1])
-
-
-# -- the Hub ------------------------------------------------------------------------------------
-def check_repo_id(repo_id: str, option: str) -> str:
-    """Refuse what is not an ``ORG/NAME`` Hub repository id, before any network call.
-
-    Raises:
-        HubError: naming ``option`` and the id.
-    """
-    try:
-        if repo_id.count("/") != 1:
-            raise HFValidationError("not ORG/NAME")
-        validate_repo_id(repo_id)
-    except HFValidationError:
-        raise HubError(
-            f"{option} {repo_id!r} is not a Hub repository id: ORG/NAME, of letters, digits, "
-            "'-', '_' and '.'"
-        ) from None
-    return repo_id
-
-
-def hub_api(endpoint: str | None = None, *, token_required: bool = True) -> HfApi:
-    """An HfApi with the user's token (``HF_TOKEN`` or the login cache), if any.
-
-    Raises:
-        HubError: ``token_required`` and no token is available.
-    """
-    token = get_token()
-    if not token and token_required:
-        raise HubError("no Hugging Face token: set HF_TOKEN or run `hf auth login`")
-    return HfApi(endpoint=endpoint, token=token or None)
-
-
-def read_hub(api: HfApi, model_id: str) -> ExistingCard:
-    """The model repository's README.md and .eval_results/h3ds.yaml (None when absent), read
-    at its current commit, and that commit.
-
-    Raises:
-        HubError: unreachable, the repository does not exist or cannot be read with this token.
-    """
-    step = f"reading model {model_id}"
-    try:
-        info = api.model_info(model_id)
-        present = {sibling.rfilename for sibling in info.siblings or []}
-        texts = []
-        for name in (README_PATH, EVAL_RESULTS_PATH):
-            if name not in present:
-                texts.append(None)
-                continue
-            path = api.hf_hub_download(model_id, name, repo_type="model", revision=info.sha)
-            texts.append(_utf8(Path(path).read_bytes(), f"{name} of {model_id}"))
-    except RepositoryNotFoundError:
-        raise HubError(
-            f"model repository {model_id} not found on {api.endpoint}, or not readable with your "
-            "token (create it first: `hf repo create`)"
-        ) from None
-    except _HUB_FAULTS as error:
-        raise _hub_error(error, api, step) from None
-    return ExistingCard(texts[0], texts[1], info.sha)
-
-
-def push_card_files(
-    api: HfApi,
-    model_id: str,
-    files: CardFiles,
-    *,
-    create_pr: bool = False,
-    parent_commit: str | None = None,
-) -> str:
-    """Upload the files in one commit (or one pull request); returns its URL.
-
-    Args:
-        parent_commit: the commit the files were merged with (:func:`read_hub`): the Hub
-            refuses the commit if the branch moved since.
-
-    Raises:
-        HubError: unreachable, the repository is missing or not writable with this token, or
-            the Hub refused the commit.
-    """
-    operations = [
-        CommitOperationAdd(path_in_repo=path, path_or_fileobj=text.encode())
-        for path, text in (
-            (files.results_path, files.results_json),
-            (EVAL_RESULTS_PATH, files.eval_results),
-            (README_PATH, files.readme),
-        )
-    ]
-    try:
-        info = api.create_commit(
-            model_id,
-            operations,
-            commit_message="Add H3DS evaluation results",
-            commit_description="model-index, .eval_results and the results file they cite, "
-            "written by `h3ds-hf card`.",
-            repo_type="model",
-            create_pr=create_pr,
-            parent_commit=parent_commit,
-        )
-    except RepositoryNotFoundError:
-        raise HubError(
-            f"model repository {model_id} not found on {api.endpoint}, or not writable"
-        ) from None
-    except _HUB_FAULTS as error:
-        raise _hub_error(error, api, f"committing the card to {model_id}") from None
-    return str(info.pr_url if create_pr and info.pr_url else info.commit_url)
-
-
-def _hub_error(error: BaseException, api: HfApi, step: str, *, hint: str = "") -> HubError:
-    """One line naming the endpoint and the step; never a token."""
-    if isinstance(error, OfflineModeIsEnabled):
-        return HubError(f"{step}: offline mode is on (HF_HUB_OFFLINE=1){hint}")
-    if isinstance(error, (httpx2.TransportError, LocalEntryNotFoundError)):
-        return HubError(
-            f"cannot reach the Hub at {api.endpoint} ({step}): {_short(error, api)}{hint}"
-        )
-    status = getattr(getattr(error, "response", None), "status_code", None)
-    if status == 401:
-        return HubError(
-            f"the Hub at {api.endpoint} refused the token ({step}, 401): check HF_TOKEN or "
-            "`hf auth login`"
-        )
-    if status == 403:
-        return HubError(
-            f"your token cannot do this ({step}, 403): it needs write access to the repository "
-            f"or its namespace; {_short(error, api)}"
-        )
-    if status == 412:
-        return HubError(f"{step}: the repository changed meanwhile (412); run the command again")
-    return HubError(f"the Hub at {api.endpoint} failed ({step}, {status}): {_short(error, api)}")
-
-
-def _short(error: BaseException, api: HfApi | None = None) -> str:
-    """The error's text on one line, at most 300 characters, with every token scrubbed."""
-    text = " ".join(str(error).split())
-    secrets = {get_token(), os.environ.get("H3DS_ACCESS_TOKEN"), api.token if api else None}
-    for secret in secrets:
-        if isinstance(secret, str) and secret.strip():
-            text = text.replace(secret.strip(), "<token>")
-    return _SECRET_PATTERNS.sub(lambda m: f"{m.group(1) or ''}<token>", text)[:300]
-
-
-# -- helpers ------------------------------------------------------------------------------------
-def _safe_yaml(text: str, origin: str) -> Any:
-    """Safe-loaded YAML (no Python object is ever constructed), one-line errors."""
-    try:
-        return yaml.safe_load(text)
-    except (yaml.YAMLError, RecursionError) as error:
-        raise H3DSError(f"{origin} is not valid YAML: {_first_line(error)}") from None
-
-
-def _utf8(data: bytes, origin: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise H3DSError(f"{origin} is not UTF-8 text (byte {error.start})") from None
-
-
-def _first_line(error: BaseException) -> str:
-    return " ".join(str(error).split())[:200] or type(error).__name__
