@@ -28,6 +28,7 @@ from h3ds_hf.errors import (
     SourceError,
     UnknownViewsConfigError,
 )
+from h3ds_hf.hub.preview import PREVIEW_NAME, preview_glb
 from h3ds_hf.release.cameras import decompose_projection, normalization_matrix
 from h3ds_hf.release.catalog import Catalog
 from h3ds_hf.release.reader import Cameras, Release
@@ -159,6 +160,7 @@ class SceneData:
         cameras: (V, 4, 4) world and scale matrices of every view.
         images: JPEG bytes by view index, for the views some requested config uses.
         masks: PNG bytes by view index, same views.
+        preview: GLB bytes of the decimated scan (:func:`h3ds_hf.hub.preview.preview_glb`).
     """
 
     release: str
@@ -167,6 +169,7 @@ class SceneData:
     cameras: Cameras
     images: Media
     masks: Media
+    preview: bytes
 
 
 def _warn_if_rotated(jpeg: bytes, scene_id: str, view: int) -> None:
@@ -203,6 +206,8 @@ def read_scene(release: Release, scene_id: str, views: Iterable[int]) -> SceneDa
         cameras=release.cameras(scene_id),
         images=images,
         masks=masks,
+        # Here, not per row: once per scene, and in the worker processes of `prepare --jobs`.
+        preview=preview_glb(ground_truth.vertices, ground_truth.faces),
     )
 
 
@@ -241,6 +246,7 @@ def scene_row(scene: SceneData, views: Iterable[int], *, media_bytes: bool = Tru
         "scene_id": scene_id,
         "release": scene.release,
         "tags": list(scene.tags),
+        "mesh_preview": {"bytes": scene.preview, "path": f"{scene_id}/{PREVIEW_NAME}"},
         "vertices": gt.vertices,
         "faces": gt.faces.astype(np.int32),
         "landmarks": {name: int(gt.landmarks[name]) for name in LANDMARK_NAMES},
