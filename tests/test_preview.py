@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import trimesh
+from huggingface_hub import DatasetCard
 from test_builder import _raw_mesh
 
 from h3ds_hf.hub.local import load_local
@@ -129,3 +130,14 @@ def test_numpy_rows_give_whole_rows_with_stored_dtypes(prepared: Path, synthetic
         assert np.array_equal(ground_truth_from_row(row).vertices, vertices)
     batch = numpy_rows(test)[:2]
     assert [v.shape for v in batch["vertices"]] == [vertices.shape] * 2
+
+
+def test_card_says_what_the_viewer_shows(prepared: Path) -> None:
+    card = DatasetCard.load(prepared / "README.md")
+    text = " ".join(card.text.split())
+    assert f"at most {PREVIEW_MAX_FACES:,} faces" in text
+    assert "interactive 3D preview in each row" in text and "3D gallery" in text
+    assert "scores are computed on the exact `vertices` and `faces`" in text
+    info = card.data.to_dict()["dataset_info"]  # one config: a mapping, not a list
+    features = {f["name"]: f for f in info["features"]}
+    assert features["mesh_preview"]["dtype"] == "mesh"
