@@ -305,6 +305,7 @@ def numpy_rows(dataset: Dataset) -> Dataset:
 
 
 def _numpy(feature: Any, value: Any) -> Any:
+    """``value`` (of ``feature``) with numeric lists as arrays and decoded images as arrays."""
     if value is None:
         return None
     if isinstance(feature, dict):
