@@ -36,3 +36,9 @@ def catalog_from_arguments(args: argparse.Namespace) -> Catalog | None:
 def open_release_from_arguments(source: Path, args: argparse.Namespace) -> Release:
     """Open a folder or zip release; the zip's token comes from $H3DS_ACCESS_TOKEN."""
     return open_release(source, catalog=catalog_from_arguments(args))
+
+
+def views_argument(text: str) -> str | None:
+    """A --views value: a views config id ('3'), or None for 'all'."""
+    text = text.strip()
+    return None if text == "all" else text
