@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from h3ds_hf.errors import ExportError, MalformedFileError
 from h3ds_hf.hub.views import SceneViewsSource
-from h3ds_hf.render.raster import project, rasterize
+from h3ds_hf.render.raster import coherent_order, project, rasterize
 
 logger = logging.getLogger(__name__)
 
@@ -167,11 +167,12 @@ def check_scene(
 ) -> SceneScore:
     """Score the views ``indices`` of a scene (each once, in increasing order)."""
     gt = source.ground_truth(scene_id)
+    faces = gt.faces[coherent_order(gt.vertices, gt.faces)]
     scores = []
     for view in source.views(scene_id, sorted(set(indices)), images=False):
         mask = read_mask(view.mask, f"{scene_id}/mask_{view.index:04d}.png")
         pixels, depth = project(view.world_mat, gt.vertices)
-        raster = rasterize(pixels, depth, gt.faces, mask.shape[1], mask.shape[0])
+        raster = rasterize(pixels, depth, faces, mask.shape[1], mask.shape[0])
         iou, outline = compare(raster.covered, mask)
         scores.append(ViewScore(view.index, iou, outline, iou < min_iou))
     return SceneScore(scene_id, scores)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from h3ds_hf.export.colmap import Points
-from h3ds_hf.render.raster import project, rasterize
+from h3ds_hf.render.raster import coherent_order, project, rasterize
 
 #: Points written at most (a regular subsample of the GT vertices, in their file order).
 MAX_POINTS = 20_000
@@ -38,6 +38,7 @@ def visible_points(
         centre of the top-left pixel at (0.5, 0.5) (COLMAP's convention).
     """
     sample = np.arange(0, len(vertices), max(1, -(-len(vertices) // max_points)))
+    faces = faces[coherent_order(vertices, faces)]
     seen_by = []
     for world_mat, (width, height) in zip(world_mats, sizes, strict=True):
         pixels, depth = project(world_mat, vertices)
