@@ -60,13 +60,14 @@ def test_a_camera_turned_by_two_degrees_is_flagged(turned, tmp_path, capsys):
     assert main([*argv, "--strict", "--views", "3", "--min-iou", "0.5"]) == 0
 
 
-def test_check_reads_a_prepared_folder_like_the_raw_release(turned, tmp_path):
+def test_check_reads_a_prepared_folder_like_the_raw_release_in_parallel(turned, tmp_path):
     folder, catalog = turned
     prepared = tmp_path / "hub"
     prepare_dataset(folder, prepared, catalog_path=catalog, configs=["8-views"], progress=False)
-    raw = check_cameras(open_scene_views(folder, catalog=load_catalog(path=catalog)), None, "8")
-    hub = check_cameras(open_scene_views(prepared), None, "8", progress=False)
-    assert [s.views for s in raw.scenes] == [s.views for s in hub.scenes]
+    raw = open_scene_views(folder, catalog=load_catalog(path=catalog))
+    serial = check_cameras(raw, None, "8", progress=False)
+    hub = check_cameras(open_scene_views(prepared), None, "8", jobs=2, progress=False)
+    assert [s.views for s in serial.scenes] == [s.views for s in hub.scenes]
 
 
 def test_compare_iou_and_outline_distance():

@@ -40,6 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="X",
         help=f"flag views whose IoU is below X (default {MIN_IOU})",
     )
+    parser.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="scenes checked in parallel"
+    )
     parser.add_argument("--output", type=Path, metavar="report.json", help="write the report")
     parser.add_argument(
         "--strict", action="store_true", help="exit with status 1 when some view is flagged"
@@ -52,7 +55,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     source = open_scene_views(args.source, catalog=catalog_from_arguments(args))
     report = check_cameras(
-        source, args.scene, args.views, min_iou=args.min_iou, progress=not args.no_progress
+        source,
+        args.scene,
+        args.views,
+        min_iou=args.min_iou,
+        jobs=args.jobs,
+        progress=not args.no_progress,
     )
     print(f"release {report.release}, views {report.views_config}: GT silhouette vs mask")
     print(report.table())

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import io
 import logging
+import multiprocessing
 import statistics
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -184,16 +186,20 @@ def check_cameras(
     views_config: str | None = None,
     *,
     min_iou: float = MIN_IOU,
+    jobs: int = 1,
     progress: bool = True,
 ) -> CheckReport:
-    """Check the cameras of scenes (default: all) for a views config (None: all views).
+    """Check the cameras of scenes (default: all) for a views config (None: all views), in
+    ``jobs`` processes (one scene each at a time; the report is the same as a serial run's).
 
     Raises:
-        ExportError: ``min_iou`` is not in [0, 1].
+        ExportError: ``min_iou`` is not in [0, 1] or ``jobs`` < 1.
         UnknownSceneError, UnknownViewsConfigError: a scene or views config is unknown.
     """
     if not 0.0 <= min_iou <= 1.0:
         raise ExportError(f"the IoU threshold must be in [0, 1], not {min_iou}")
+    if jobs < 1:
+        raise ExportError(f"jobs must be at least 1, not {jobs}")
     catalog = source.catalog
     if scene_ids is None:
         scene_ids = [
@@ -208,6 +214,18 @@ def check_cameras(
             range(scene.views) if views_config is None else scene.views_config(views_config)
         )
     report = CheckReport(source.description, catalog.name, views_config or "all", min_iou)
-    for scene_id, indices in tqdm(chosen.items(), desc="check", unit="scene", disable=not progress):
-        report.scenes.append(check_scene(source, scene_id, indices, min_iou))
+    with tqdm(total=len(chosen), desc="check", unit="scene", disable=not progress) as bar:
+        if jobs == 1 or len(chosen) < 2:
+            for scene_id, indices in chosen.items():
+                report.scenes.append(check_scene(source, scene_id, indices, min_iou))
+                bar.update()
+        else:  # spawn, as h3ds-hf evaluate does: forking after numba kernels ran is unsafe
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(min(jobs, len(chosen)), mp_context=context) as pool:
+                n = len(chosen)
+                for scene in pool.map(
+                    check_scene, [source] * n, chosen, chosen.values(), [min_iou] * n
+                ):
+                    report.scenes.append(scene)
+                    bar.update()
     return report
