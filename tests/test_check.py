@@ -87,5 +87,6 @@ def test_bad_threshold_and_unknown_scene_are_one_line(turned, capsys):
     argv = ["check", str(folder), "--catalog", str(catalog), "--no-progress"]
     assert main([*argv, "--min-iou", "2"]) == 1
     assert main([*argv, "--scene", "nope"]) == 1
+    assert main([*argv, "--views", "32"]) == 1  # no scene of 10 views has it
     errors = capsys.readouterr().err.strip().splitlines()
-    assert len(errors) == 2 and all(line.startswith("h3ds-hf check: error:") for line in errors)
+    assert len(errors) == 3 and all(line.startswith("h3ds-hf check: error:") for line in errors)

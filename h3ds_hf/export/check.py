@@ -24,7 +24,7 @@ from PIL import Image
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
-from h3ds_hf.errors import ExportError, MalformedFileError
+from h3ds_hf.errors import ExportError, MalformedFileError, UnknownViewsConfigError
 from h3ds_hf.hub.views import SceneViewsSource
 from h3ds_hf.render.raster import coherent_order, project, rasterize
 
@@ -207,6 +207,11 @@ def check_cameras(
             for scene_id in catalog.scene_ids()
             if views_config is None or views_config in catalog.scene(scene_id).views_configs
         ]
+    scene_ids = list(scene_ids)
+    if not scene_ids:
+        raise UnknownViewsConfigError(
+            f"no scene of {source.description} has views config {views_config!r}"
+        )
     chosen = {}
     for scene_id in scene_ids:  # fail on an unknown scene or config before the long work
         scene = catalog.scene(scene_id)

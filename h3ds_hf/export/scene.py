@@ -27,7 +27,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from h3ds_hf.atomic import replace_folder
-from h3ds_hf.errors import ExportError, OutputExistsError
+from h3ds_hf.errors import ExportError, OutputExistsError, UnknownViewsConfigError
 from h3ds_hf.export.cameras import image_size, view_camera
 from h3ds_hf.export.colmap import write_colmap
 from h3ds_hf.export.idr import CAMERA_FILES, cameras_npz
@@ -190,6 +190,10 @@ def export_scenes(
             if views_config is None or views_config in source.catalog.scene(scene_id).views_configs
         ]
     scene_ids = list(scene_ids)
+    if not scene_ids:
+        raise UnknownViewsConfigError(
+            f"no scene of {source.description} has views config {views_config!r}"
+        )
     for scene_id in scene_ids:  # fail on an unknown scene or config before writing anything
         export_indices(source, scene_id, views_config)
     return [
