@@ -13,7 +13,7 @@ Main entry points:
 from os import PathLike
 from typing import Any
 
-from h3ds_hf.dataset import H3DS
+from h3ds_hf.dropin import H3DS
 from h3ds_hf.distribution import __version__
 from h3ds_hf.errors import H3DSError
 from h3ds_hf.release.catalog import Catalog, SceneInfo, load_catalog

@@ -1,0 +1,6 @@
+"""The drop-in for the reference package ``h3ds`` 0.4.0: ``H3DS`` and ``Mesh``, same names,
+arguments, return types and exception types, on numpy 2."""
+
+from h3ds_hf.dropin.dataset import H3DS
+
+__all__ = ["H3DS"]
