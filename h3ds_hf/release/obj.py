@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -246,3 +247,199 @@ def _triangle_fans(rows: list[bytes]) -> np.ndarray:
             raise ValueError(f"a face needs 3 corners, got {row!r}")
         triangles.extend((corners[0], b, c) for b, c in itertools.pairwise(corners[1:]))
     return np.asarray(triangles, dtype=np.int64).reshape(-1, 3)
+
+
+# ------------------------------------------------------------------ every attribute of an OBJ
+
+#: How :func:`read_obj_attributes` turns a polygon of n > 3 corners into triangles: "fan"
+#: (n - 2 triangles, as :func:`read_obj`) or "first" (its first three corners only, as the
+#: reference ``h3ds.mesh.Mesh`` reads it).
+POLYGON_MODES = ("fan", "first")
+
+
+@dataclass(frozen=True)
+class ObjAttributes:
+    """Everything a textured OBJ holds besides comments, 0-based.
+
+    Attributes:
+        vertices: (N, 3) float64 mm, in file order (as :func:`read_obj`).
+        faces: (M, 3) int64 vertex indices.
+        vertex_colors: (N, 3) float64 (the ``v x y z r g b`` values), or None when any vertex
+            line has no colour.
+        normals: (K, 3) float64 ``vn`` vectors, as written (K may be 0).
+        uvs: (T, 2) float64 ``vt`` coordinates (u, v), as written (T may be 0).
+        face_uvs: (M, 3) int64 indices into ``uvs`` (``f v/vt``), or None when a corner has none.
+        face_normals: (M, 3) int64 indices into ``normals`` (``f v/vt/vn``, ``f v//vn``), or
+            None when a corner has none.
+        material_library: the ``mtllib`` file name, relative to the OBJ's folder, or None.
+        material: the first ``usemtl`` name, or None.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    vertex_colors: np.ndarray | None
+    normals: np.ndarray
+    uvs: np.ndarray
+    face_uvs: np.ndarray | None
+    face_normals: np.ndarray | None
+    material_library: str | None
+    material: str | None
+
+
+def read_obj_attributes(data: bytes, *, name: str = "OBJ", polygons: str = "fan") -> ObjAttributes:
+    """Parse OBJ bytes with texture coordinates, normals, vertex colours and materials.
+
+    Geometry is :func:`read_obj`'s, bit for bit (same vertices, same faces for triangles).
+    A line-by-line pass sorts the statements, numpy parses each block at once.
+
+    Args:
+        data: the file's bytes.
+        name: how to call the file in error messages.
+        polygons: one of :data:`POLYGON_MODES`.
+
+    Raises:
+        MalformedFileError: as :func:`read_obj`, and for unreadable ``vt``/``vn`` lines or
+            ``vt``/``vn`` indices out of range.
+    """
+    if polygons not in POLYGON_MODES:
+        raise ValueError(f"polygons must be one of {POLYGON_MODES}, got {polygons!r}")
+    blocks: dict[bytes, list[bytes]] = {b"v": [], b"vt": [], b"vn": [], b"f": []}
+    material_library = material = None
+    for raw in data.removeprefix(_BOM).splitlines():
+        keyword, rest = (raw.split(None, 1) + [b"", b""])[:2]
+        if keyword in blocks:
+            blocks[keyword].append(rest)
+        elif keyword == b"mtllib" and material_library is None:
+            material_library = _statement_name(rest)
+        elif keyword == b"usemtl" and material is None:
+            material = _statement_name(rest)
+    if not blocks[b"v"]:
+        raise MalformedFileError(f"{name}: no vertices ('v' lines)")
+    vertex_lines = _without_comments(blocks[b"v"])
+    vertices = _parse_vertices(vertex_lines, name)
+    corners = _parse_corners(_without_comments(blocks[b"f"]), polygons, name)
+    uvs = _parse_columns(_without_comments(blocks[b"vt"]), 2, "texture coordinate", name)
+    normals = _parse_columns(_without_comments(blocks[b"vn"]), 3, "normal", name)
+    faces = corners[0]
+    _check_face_indices(faces, len(vertices), name)
+    for indices, count, what in ((corners[1], len(uvs), "vt"), (corners[2], len(normals), "vn")):
+        if indices is not None and indices.size and (indices.min() < 0 or indices.max() >= count):
+            raise MalformedFileError(f"{name}: {what} indices of faces must lie in 1..{count}")
+    return ObjAttributes(
+        vertices=vertices,
+        faces=faces,
+        vertex_colors=_vertex_colors(vertex_lines),
+        normals=normals,
+        uvs=uvs,
+        face_uvs=corners[1],
+        face_normals=corners[2],
+        material_library=material_library,
+        material=material,
+    )
+
+
+def _statement_name(rest: bytes) -> str | None:
+    """The file or material name after ``mtllib`` / ``usemtl`` (may contain spaces)."""
+    text = _COMMENT.sub(b"", rest).strip().decode("utf-8", "replace")
+    return text or None
+
+
+def _parse_columns(lines: list[bytes], columns: int, what: str, name: str) -> np.ndarray:
+    """(len(lines), columns) float64 of the first ``columns`` numbers of each line."""
+    if not lines:
+        return np.empty((0, columns), dtype=np.float64)
+    try:
+        values = np.loadtxt(lines, dtype=np.float64, usecols=range(columns), ndmin=2, comments=None)
+    except ValueError as error:
+        raise MalformedFileError(f"{name}: unreadable {what} line ({error})") from None
+    if not np.isfinite(values).all():
+        raise MalformedFileError(f"{name}: a {what} is not finite")
+    return values
+
+
+def _vertex_colors(lines: list[bytes]) -> np.ndarray | None:
+    """(N, 3) float64 colours of ``v x y z r g b`` lines; None unless every line has them."""
+    try:
+        colors = np.loadtxt(lines, dtype=np.float64, usecols=(3, 4, 5), ndmin=2, comments=None)
+    except ValueError:  # some line has fewer values: no colours
+        return None
+    return colors
+
+
+def _parse_corners(
+    lines: list[bytes], polygons: str, name: str
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Triangles of vertex, uv and normal indices (0-based) of the ``f`` lines' corners.
+
+    Returns:
+        (M, 3) int64 vertex indices, and (M, 3) int64 uv and normal indices or None where
+        a corner lacks them.
+    """
+    empty = np.empty((0, 3), dtype=np.int64)
+    if not lines:
+        return empty, None, None
+    block = b"\n".join(lines)
+    # One field layout for all corners (what exporters write): 'v', 'v/vt', 'v//vn', 'v/vt/vn'.
+    first = lines[0].split(None, 1)[0] if lines[0].split() else b""
+    layout = (first.count(b"/"), b"//" in first)
+    fields = {(0, False): 1, (1, False): 2, (2, True): 2, (2, False): 3}.get(layout)
+    rows = None
+    consistent = block.count(b"/") == 3 * layout[0] * len(lines) and (b"//" in block) == layout[1]
+    if fields is not None and consistent:
+        try:
+            table = np.loadtxt(
+                block.replace(b"/", b" ").split(b"\n"), dtype=np.int64, ndmin=2, comments=None
+            )
+            if table.shape[1] == 3 * fields:
+                rows = table.reshape(-1, 3, fields)
+        except ValueError:
+            rows = None
+    if rows is None:
+        return _polygon_corners(lines, polygons, name)
+    indices = [rows[:, :, k] - 1 for k in range(fields)]
+    vertex = indices[0]
+    uv = indices[1] if layout in ((1, False), (2, False)) else None
+    normal = indices[-1] if layout in ((2, True), (2, False)) else None
+    return vertex, uv, normal
+
+
+def _polygon_corners(
+    lines: list[bytes], polygons: str, name: str
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """:func:`_parse_corners` for polygons or mixed corner layouts, line by line."""
+    triangles: list[list[tuple[int, int, int]]] = []
+    try:
+        for line in lines:
+            corners = [
+                tuple(int(part) if part else 0 for part in (token.split(b"/") + [b"", b""])[:3])
+                for token in line.split()
+            ]
+            if len(corners) < 3:
+                raise ValueError(f"a face needs 3 corners, got {line!r}")
+            if polygons == "first":
+                triangles.append(corners[:3])
+            else:
+                triangles.extend([corners[0], b, c] for b, c in itertools.pairwise(corners[1:]))
+    except ValueError as error:
+        raise MalformedFileError(f"{name}: unreadable face line ({error})") from None
+    table = np.asarray(triangles, dtype=np.int64).reshape(-1, 3, 3) - 1
+    vertex, uv, normal = table[:, :, 0], table[:, :, 1], table[:, :, 2]
+    # An absent field, read as 0, became -1: that attribute is dropped for the whole mesh.
+    return vertex, (None if (uv == -1).any() else uv), (None if (normal == -1).any() else normal)
+
+
+def read_mtl_textures(data: bytes) -> dict[str, str]:
+    """Material name -> its ``map_Kd`` (diffuse texture) file name, from ``.mtl`` bytes.
+
+    Options before the file name (``map_Kd -s 1 1 1 skin.png``) are skipped: the name is the
+    statement's last token.
+    """
+    textures: dict[str, str] = {}
+    material = None
+    for raw in data.removeprefix(_BOM).splitlines():
+        keyword, _, rest = _COMMENT.sub(b"", raw).strip().partition(b" ")
+        if keyword == b"newmtl":
+            material = rest.strip().decode("utf-8", "replace")
+        elif keyword == b"map_Kd" and material is not None and rest.split():
+            textures.setdefault(material, rest.split()[-1].decode("utf-8", "replace"))
+    return textures
