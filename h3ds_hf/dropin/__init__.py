@@ -2,5 +2,6 @@
 arguments, return types and exception types, on numpy 2."""
 
 from h3ds_hf.dropin.dataset import H3DS
+from h3ds_hf.dropin.mesh import Mesh
 
-__all__ = ["H3DS"]
+__all__ = ["H3DS", "Mesh"]

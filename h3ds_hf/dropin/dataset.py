@@ -1,13 +1,16 @@
 """``H3DS``: a drop-in replacement for the reference ``h3ds.dataset.H3DS`` (h3ds 0.4.0).
 
-Same constructor, methods, arguments and return conventions, working on numpy 2, reading the
-release from a folder or directly from the encrypted zip, with vectorized OBJ loading and the
-fast evaluation of :mod:`h3ds_hf.evaluation`. Meshes are returned as ``trimesh.Trimesh`` built
-without processing, so vertex order and values are the file's.
+Same constructor, methods, arguments, return types and exception types, working on numpy 2,
+reading the release from a folder or directly from the encrypted zip, with vectorized OBJ
+loading and the fast evaluation of :mod:`h3ds_hf.evaluation`. Meshes are
+:class:`~h3ds_hf.dropin.mesh.Mesh` (the reference's mesh API on an unprocessed
+``trimesh.Trimesh``): vertex order and values are the file's, polygons keep their first three
+corners as the reference reads them, and textures come along.
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -15,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import trimesh
 from PIL import Image
 
-from h3ds_hf.errors import H3DSError
+from h3ds_hf.dropin.download import download_archive, is_url
+from h3ds_hf.dropin.mesh import Mesh
+from h3ds_hf.errors import H3DSError, MissingLandmarkError, SourceError
 from h3ds_hf.release.cameras import (
     apply_transform,
     decompose_projection,
@@ -26,8 +30,9 @@ from h3ds_hf.release.cameras import (
     normalized_projection,
 )
 from h3ds_hf.release.catalog import Catalog, load_catalog
+from h3ds_hf.release.extract import extract_release
 from h3ds_hf.release.reader import Release, open_release
-from h3ds_hf.scene import REGION_NAMES
+from h3ds_hf.scene import REGION_NAMES, GroundTruth
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +56,7 @@ class H3DS:
             load_catalog(path=config_path) if config_path else load_catalog(config_id)
         )
         self._release: Release | None = None
+        self._token: str | None = None
         if not self.is_available():
             logger.warning(
                 "H3DS %s (version %s) was not found complete at %s",
@@ -63,14 +69,72 @@ class H3DS:
     def release(self) -> Release:
         """The opened release (opened on first use)."""
         if self._release is None:
-            self._release = open_release(self.path, catalog=self.catalog, verify_md5=False)
+            self._release = open_release(
+                self.path, catalog=self.catalog, token=self._token, verify_md5=False
+            )
         return self._release
+
+    def download(
+        self,
+        token: str | None = None,
+        force: bool = False,
+        *,
+        source: str | Path | None = None,
+        progress: bool = True,
+    ) -> None:
+        """Make the release available at ``path``, as the reference's ``download``.
+
+        A no-op when it already is (unless ``force``). When ``path`` is the zip itself,
+        ``token`` is kept to read it in place. Otherwise the official archive is taken from
+        ``source`` (a local zip, or an http(s) address), by default the catalog's address;
+        a download is resumable, shows progress and is md5-checked against the catalog; then
+        it is extracted into ``path`` as ``h3ds-hf extract`` does (md5, safe members, atomic)
+        and the downloaded file removed.
+
+        Args:
+            token: the access token (the zip's password); defaults to ``$H3DS_ACCESS_TOKEN``.
+            force: fetch and extract even when the release is available.
+            source: local zip path or URL of the archive.
+            progress: show progress bars.
+        """
+        if self.path.is_file():  # the zip itself: read in place with this token
+            self._token, self._release = token, None
+            return
+        if self.is_available() and not force:
+            logger.info("H3DS %s already available at %s", self.catalog.name, self.path)
+            return
+        source = source if source is not None else self.catalog.url
+        if source is None:
+            raise SourceError(
+                f"catalog {self.catalog.name} gives no download address: pass source="
+            )
+        if is_url(source):
+            archive = self.path.with_name(f".{self.path.name}.h3ds_{self.catalog.version}.zip")
+            download_archive(str(source), archive, md5=self.catalog.md5, progress=progress)
+        else:
+            archive = Path(source).expanduser()
+        if self.path.is_dir() and not any(self.path.iterdir()):
+            self.path.rmdir()  # an empty folder made for the data: extraction creates it
+        extract_release(archive, self.path, token=token, catalog=self.catalog, progress=progress)
+        if is_url(source):
+            archive.unlink()
+        self._release = None
 
     # -- catalog ---------------------------------------------------------------------------
     def is_available(self) -> bool:
-        """True when the release at ``path`` has the catalog's version and every file."""
+        """True when ``path`` holds the catalog's version and every file the reference
+        checks: each scene's mesh, images, masks and cameras (landmarks and regions are
+        read when used)."""
         try:
-            return self.release.version == self.catalog.version and not self.release.missing()
+            release = self.release
+            present = release.source.names()
+            expected = [
+                name
+                for scene_id in self.catalog.scene_ids()
+                for name in release.scene_files(scene_id)
+                if "/regions/" not in name and not name.endswith("/landmarks.txt")
+            ]
+            return release.version == self.catalog.version and present.issuperset(expected)
         except H3DSError:
             return False
 
@@ -89,7 +153,7 @@ class H3DS:
     # -- loading ---------------------------------------------------------------------------
     def load_scene(
         self, scene_id: str, views_config_id: str | int | None = None, normalized: bool = False
-    ) -> tuple[trimesh.Trimesh, list[Image.Image], list[Image.Image], list[tuple]]:
+    ) -> tuple[Mesh, list[Image.Image], list[Image.Image], list[tuple]]:
         """Mesh, images, masks and cameras of a scene (optionally only a views config)."""
         return (
             self.load_mesh(scene_id, normalized),
@@ -98,12 +162,23 @@ class H3DS:
             self.load_cameras(scene_id, views_config_id, normalized),
         )
 
-    def load_mesh(self, scene_id: str, normalized: bool = False) -> trimesh.Trimesh:
-        """The GT head mesh in mm, or mapped into the unit sphere when ``normalized``."""
-        vertices, faces = self.release.mesh(scene_id)
+    def load_mesh(self, scene_id: str, normalized: bool = False) -> Mesh:
+        """The GT head mesh in mm, or mapped into the unit sphere when ``normalized``, with
+        the OBJ's normals, vertex colours, UVs and texture image when it has them."""
+        obj = self.release.mesh_attributes(scene_id, polygons="first")
+        texture = self.release.texture(scene_id, obj)
+        vertices = obj.vertices
         if normalized:
             vertices = apply_transform(self.load_normalization_matrix(scene_id), vertices)
-        return _trimesh(vertices, faces)
+        return Mesh(
+            vertices,
+            obj.faces,
+            vertex_normals=obj.normals,
+            vertices_color=obj.vertex_colors,
+            texture_coordinates=obj.uvs,
+            texture_indices=obj.face_uvs,
+            texture=None if texture is None else _image(texture.data),
+        )
 
     def load_images(
         self, scene_id: str, views_config_id: str | int | None = None
@@ -152,32 +227,55 @@ class H3DS:
         mesh_pred: Any,
         landmarks_pred: Mapping[str, int] | None = None,
         region_id: str | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, trimesh.Trimesh, trimesh.Trimesh]:
+    ) -> tuple[np.ndarray, np.ndarray, Mesh, Any]:
         """Score a reconstruction exactly as h3ds 0.4.0 does (protocol 'h3ds').
 
         Args:
             scene_id: the scene.
-            mesh_pred: a trimesh.Trimesh or any object with ``vertices`` and ``faces`` (mm).
+            mesh_pred: a Mesh, trimesh.Trimesh, trimesh.PointCloud or any object with
+                ``vertices`` (mm) and, optionally, ``faces``: the protocol uses only vertices.
             landmarks_pred: optional {landmark name: vertex index into mesh_pred} for the
-                coarse alignment.
-            region_id: None for the full head, or a region id (e.g. 'face_sphere').
+                coarse alignment; names the GT lacks are ignored (with a warning), as the
+                reference pairs only the GT's names.
+            region_id: None or '' for the full head, or a region id (e.g. 'face_sphere').
 
         Returns:
             (N,) gt->pred distances (mm) for each GT vertex (of the region), (M,) pred->gt
-            distances for each predicted vertex, the GT mesh (cut to the region), and the
-            aligned prediction.
+            distances for each predicted vertex, the GT Mesh (cut to the region), and the
+            aligned prediction: a copy of ``mesh_pred`` (same type, colours and all) with
+            the aligned vertices.
+
+        Raises:
+            UnknownRegionError: (a FileNotFoundError) unknown ``region_id``.
+            MissingLandmarkError: (a KeyError) ``landmarks_pred`` lacks a GT landmark.
+            LandmarkIndexError: (an IndexError) a landmark index outside the prediction.
+            EvaluationError: (a ValueError) a prediction without usable vertices.
         """
         from h3ds_hf.evaluation import evaluate_scene_reference
 
-        gt = self.release.ground_truth(scene_id)
-        d_gt_pred, d_pred_gt, gt_mesh, pred_mesh = evaluate_scene_reference(
+        region = region_id or None
+        mesh_gt = self.load_mesh(scene_id)
+        landmarks_gt = self.load_landmarks(scene_id)
+        regions = {name: self.load_region(scene_id, name) for name in REGION_NAMES}
+        if region is not None and region not in regions:
+            regions[region] = self.load_region(scene_id, region)  # raises UnknownRegionError
+        if landmarks_pred is not None:
+            landmarks_pred = _gt_landmarks(landmarks_pred, landmarks_gt)
+        gt = GroundTruth(
+            scene_id, np.asarray(mesh_gt.vertices), np.asarray(mesh_gt.faces), landmarks_gt, regions
+        )
+        d_gt_pred, d_pred_gt, _, (aligned_vertices, _) = evaluate_scene_reference(
             gt,
             np.asarray(mesh_pred.vertices, dtype=np.float64),
-            np.asarray(mesh_pred.faces),
+            getattr(mesh_pred, "faces", None),
             landmarks_pred,
-            region_id,
+            region,
         )
-        return d_gt_pred, d_pred_gt, _trimesh(*gt_mesh), _trimesh(*pred_mesh)
+        aligned = mesh_pred.copy() if hasattr(mesh_pred, "copy") else copy.deepcopy(mesh_pred)
+        aligned.vertices = aligned_vertices
+        if region is not None:
+            mesh_gt = mesh_gt.cut(regions[region])
+        return d_gt_pred, d_pred_gt, mesh_gt, aligned
 
     def _views(self, scene_id: str, views_config_id: str | int | None) -> Sequence[int]:
         scene = self.catalog.scene(scene_id)
@@ -186,8 +284,16 @@ class H3DS:
         return scene.views_config(views_config_id)
 
 
-def _trimesh(vertices: np.ndarray, faces: np.ndarray) -> trimesh.Trimesh:
-    return trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
+def _gt_landmarks(landmarks_pred: Mapping[str, int], landmarks_gt: Mapping[str, int]) -> dict:
+    """The predicted landmarks of the GT's names, in the GT's order (the reference pairs
+    them so); extra names are ignored with a warning, a missing one is a KeyError."""
+    missing = [name for name in landmarks_gt if name not in landmarks_pred]
+    if missing:
+        raise MissingLandmarkError(f"predicted landmarks lack {missing}")
+    extra = sorted(set(landmarks_pred) - set(landmarks_gt))
+    if extra:
+        logger.warning("ignoring predicted landmarks the ground truth does not have: %s", extra)
+    return {name: landmarks_pred[name] for name in landmarks_gt}
 
 
 def _image(data: bytes) -> Image.Image:

@@ -206,6 +206,32 @@ def obj_bytes(vertices: np.ndarray, faces: np.ndarray) -> bytes:
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
+def textured_obj_bytes(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    uvs: np.ndarray,
+    face_uvs: np.ndarray,
+    *,
+    material_library: str,
+    material: str,
+) -> bytes:
+    """OBJ text of a textured mesh: ``mtllib``, ``v`` lines, ``vt`` lines, ``usemtl``, then
+    ``f v/vt`` lines (1-based), float values in shortest repr (bit-exact on reading).
+
+    Args:
+        vertices: (N, 3) float64; faces: (M, 3) 0-based; uvs: (T, 2) float64;
+        face_uvs: (M, 3) 0-based indices into ``uvs``; material_library: the .mtl file name;
+        material: the material of every face.
+    """
+    lines = [f"mtllib {material_library}"]
+    lines += [f"v {x!r} {y!r} {z!r}" for x, y, z in np.asarray(vertices, np.float64).tolist()]
+    lines += [f"vt {u!r} {v!r}" for u, v in np.asarray(uvs, np.float64).tolist()]
+    lines.append(f"usemtl {material}")
+    corners = np.stack([np.asarray(faces) + 1, np.asarray(face_uvs) + 1], axis=2).tolist()
+    lines += ["f " + " ".join(f"{v}/{t}" for v, t in face) for face in corners]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
 def write_obj(path: str | Path, vertices: np.ndarray, faces: np.ndarray) -> None:
     """Write :func:`obj_bytes` to ``path`` atomically (temporary sibling, then rename)."""
     atomic_write_bytes(path, obj_bytes(vertices, faces))
