@@ -134,7 +134,9 @@ class Mesh(trimesh.Trimesh):
         path = Path(filename)
         self._clear()
         if path.suffix.lower() != ".obj":
-            loaded = trimesh.load(path, process=False, maintain_order=True, force="mesh")
+            loaded = trimesh.load(path, process=False, maintain_order=True)
+            if isinstance(loaded, trimesh.Scene):  # glb: all geometry, node transforms applied
+                loaded = loaded.to_mesh()
             other = Mesh.from_trimesh(loaded)
             self.vertices, self.faces = other.vertices, other.faces
             self.vertices_color = other.vertices_color
@@ -161,7 +163,8 @@ class Mesh(trimesh.Trimesh):
         '.obj': ``v`` (with colours), ``vn``, ``vt`` and ``f v`` or ``f v/vt`` lines as the
         reference writes them, float64 values bit-exact; with a ``texture``, also
         ``<stem>.mtl`` and ``<stem>.png`` beside it, named by ``mtllib``. Other suffixes
-        through trimesh (colours kept; the reference's export merged duplicate vertices).
+        through trimesh (colours kept; the reference's export merged duplicate vertices);
+        trimesh writes PLY coordinates as float32.
         """
         path = Path(filename)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -312,10 +315,14 @@ class Mesh(trimesh.Trimesh):
                 visual.material, "baseColorTexture", None
             )
             result.texture = image
-        elif getattr(visual, "kind", None) == "vertex":
-            result.vertices_color = np.asarray(visual.vertex_colors)[:, :3] / 255.0
-        if isinstance(mesh, trimesh.PointCloud) and mesh.colors is not None and len(mesh.colors):
-            result.vertices_color = np.asarray(mesh.colors)[:, :3] / 255.0
+            return result
+        if isinstance(mesh, trimesh.PointCloud):
+            colors = np.asarray(mesh.colors)
+        else:
+            kind = getattr(visual, "kind", None)
+            colors = np.asarray(visual.vertex_colors) if kind == "vertex" else np.empty(0)
+        if colors.ndim == 2 and len(colors) == len(result.vertices):  # RGBA uint8
+            result.vertices_color = colors[:, :3] / 255.0
         return result
 
 
