@@ -22,6 +22,7 @@ from h3ds_hf.errors import (
     CatalogError,
     ChecksumError,
     MalformedFileError,
+    MissingFileError,
     UnknownRegionError,
 )
 from h3ds_hf.release.catalog import Catalog, catalog_for_version, load_catalog
@@ -148,10 +149,11 @@ class Release:
         if attributes.material_library is None:
             return None
         library = self._scene_file(scene_id, attributes.material_library)
-        if library not in self.source.names():
+        try:
+            textures = read_mtl_textures(self.source.read_bytes(library))
+        except MissingFileError:
             logger.warning("%s names %s, which is absent", self.mesh_name(scene_id), library)
             return None
-        textures = read_mtl_textures(self.source.read_bytes(library))
         image = textures.get(attributes.material or "") or next(iter(textures.values()), None)
         if image is None:
             return None
@@ -159,10 +161,11 @@ class Release:
         name = self._scene_file(
             scene_id, str(PurePosixPath(library).parent.relative_to(scene_id) / image)
         )
-        if name not in self.source.names():
+        try:
+            return Texture(name=name, data=self.source.read_bytes(name))
+        except MissingFileError:
             logger.warning("%s names texture %s, which is absent", library, name)
             return None
-        return Texture(name=name, data=self.source.read_bytes(name))
 
     def _scene_file(self, scene_id: str, relative: str) -> str:
         """``scene_id/relative`` as a release path; MalformedFileError if it would leave the
