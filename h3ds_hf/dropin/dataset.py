@@ -256,9 +256,9 @@ class H3DS:
         region = region_id or None
         mesh_gt = self.load_mesh(scene_id)
         landmarks_gt = self.load_landmarks(scene_id)
-        regions = {name: self.load_region(scene_id, name) for name in REGION_NAMES}
-        if region is not None and region not in regions:
-            regions[region] = self.load_region(scene_id, region)  # raises UnknownRegionError
+        # Only the region the protocol uses, as the reference reads it (ICP on 'face' for the head).
+        icp_region = region or "face"
+        regions = {icp_region: self.load_region(scene_id, icp_region)}
         if landmarks_pred is not None:
             landmarks_pred = _gt_landmarks(landmarks_pred, landmarks_gt)
         gt = GroundTruth(

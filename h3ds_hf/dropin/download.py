@@ -9,6 +9,7 @@ zip's password, used only when extracting.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import urllib.error
 import urllib.request
@@ -90,13 +91,18 @@ def download_archive(
                 while chunk := response.read(CHUNK):
                     out.write(chunk)
                     bar.update(len(chunk))
+        if total is not None and part.stat().st_size < total:  # closed early: keep the part
+            raise SourceError(
+                f"downloading {url} failed: the connection closed at {part.stat().st_size} of "
+                f"{total} bytes; call again to resume"
+            )
     except urllib.error.HTTPError as error:
         # 416: nothing left to send, the partial file is already complete.
         if not (error.code == 416 and offset):
             raise SourceError(
                 f"downloading {url} failed: HTTP {error.code} {error.reason}"
             ) from None
-    except (urllib.error.URLError, OSError) as error:
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
         raise SourceError(f"downloading {url} failed: {error}") from None
     if md5 is not None:
         digest = file_md5(part)
