@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from h3ds_hf.errors import MalformedFileError
-from h3ds_hf.release.obj import read_mtl_textures, read_obj, read_obj_attributes, textured_obj_bytes
+from h3ds_hf.release.obj import (
+    _any_attributes,
+    _regular_attributes,
+    read_mtl_textures,
+    read_obj,
+    read_obj_attributes,
+    textured_obj_bytes,
+)
 from h3ds_hf.release.reader import open_release
 from h3ds_hf.synthetic.release import synthetic_texture, write_synthetic_release
 
@@ -36,7 +43,8 @@ def test_textured_round_trip_is_exact_and_geometry_is_read_objs(vertices, uvs, s
     assert np.array_equal(obj.vertices.view(np.uint64), vertices.view(np.uint64))
     assert np.array_equal(obj.uvs.view(np.uint64), uvs.view(np.uint64))
     assert np.array_equal(obj.faces, faces) and obj.faces.dtype == np.int64
-    assert obj.face_uvs is not None and np.array_equal(obj.face_uvs, face_uvs)
+    if len(faces):  # (no corner, no UV indices: None)
+        assert obj.face_uvs is not None and np.array_equal(obj.face_uvs, face_uvs)
     assert obj.face_normals is None and obj.normals.shape == (0, 3)
     assert (obj.material_library, obj.material) == ("my head.mtl", "skin")
     geometry = read_obj(data)
@@ -151,3 +159,55 @@ def test_texture_names_stay_in_the_scene_folder(textured, tmp_path):
     assert release.texture(scene_id, release.mesh_attributes(scene_id)) is None
     (folder / scene_id / "full_head.mtl").unlink()
     assert release.texture(scene_id, release.mesh_attributes(scene_id)) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    vertices=arrays(np.float64, st.tuples(st.integers(3, 30), st.just(3)), elements=finite),
+    seed=st.integers(0, 2**32 - 1),
+    layout=st.sampled_from(["v", "v/vt", "v//vn", "v/vt/vn"]),
+    colours=st.booleans(),
+    header=st.sampled_from([b"", b"\xef\xbb\xbfmtllib a b.mtl\n", b"# x\no head\n"]),
+    between=st.sampled_from([b"", b"usemtl skin\ns off\n", b"g head\n\n# faces\n"]),
+)
+def test_regular_path_equals_general_path(vertices, seed, layout, colours, header, between):
+    rng = np.random.default_rng(seed)
+    n = len(vertices)
+    faces = rng.integers(1, n + 1, (int(rng.integers(1, 20)), 3))
+    uvs, normals = rng.random((n, 2)), rng.random((n, 3))
+    rows = np.hstack([vertices, rng.random((n, 3))]) if colours else vertices
+    text = header + b"".join(b"v " + b" ".join(b"%r" % x for x in r) + b"\n" for r in rows.tolist())
+    text += b"".join(b"vt %r %r\n" % tuple(uv) for uv in uvs.tolist())
+    text += b"".join(b"vn %r %r %r\n" % tuple(vn) for vn in normals.tolist()) + between
+    corner = {"v": b"%d", "v/vt": b"%d/%d", "v//vn": b"%d//%d", "v/vt/vn": b"%d/%d/%d"}[layout]
+    for face in faces.tolist():
+        fields = corner.count(b"%d")
+        text += b"f " + b" ".join(corner % ((c,) * fields) for c in face) + b"\n"
+    fast = _regular_attributes(text)
+    assert fast is not None, "regular input must take the fast path"
+    general = _any_attributes(text, "mesh.obj", "fan")
+    for ours, theirs in zip(fast, general, strict=True):
+        if isinstance(ours, tuple):
+            for a, b in zip(ours, theirs, strict=True):
+                assert (a is None and b is None) or np.array_equal(a, b)
+        elif isinstance(ours, np.ndarray):  # bit for bit
+            assert ours.dtype == theirs.dtype and ours.tobytes() == theirs.tobytes()
+        else:
+            assert ours == theirs
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        SQUARE + b"vt 0 0\nvt 1 1\nf 1/1 2/2 3/1\nf 1 2/2 3/1/1\n",  # mixed corners, same slashes
+        SQUARE + b"vn 0 0 1\nvt 0 0\nf 1//1 2//1 3//1\nf 1/1/1 2/1/1 3//1\n",
+        SQUARE + b"f 1 2 3 4\n",  # a polygon
+        SQUARE + b"f 1 2 3\nvt 0 0\nf 1 3 4\n",  # two runs of faces
+        SQUARE.replace(b"v 1 0 0", b"v 1 0 0 # corner") + b"f 1 2 3\n",
+        SQUARE.replace(b"v 1 0 0", b" v 1 0 0") + b"f 1 2 3\n",
+    ],
+)
+def test_irregular_files_take_the_general_path_with_the_same_meaning(text):
+    assert _regular_attributes(text) is None
+    obj = read_obj_attributes(text)
+    assert np.array_equal(obj.faces, read_obj(text)[1])

@@ -316,7 +316,9 @@ def read_obj_attributes(data: bytes, *, name: str = "OBJ", polygons: str = "fan"
     """Parse OBJ bytes with texture coordinates, normals, vertex colours and materials.
 
     Geometry is :func:`read_obj`'s, bit for bit (same vertices, same faces for triangles).
-    A line-by-line pass sorts the statements, numpy parses each block at once.
+    Files whose statements of each kind form one run of regular lines (what exporters write:
+    ``v``, ``vt``, ``vn`` lines, then triangles ``f a/b/c ...`` in one corner layout) are
+    parsed by pyarrow's CSV reader; anything else line by line, numpy parsing each block.
 
     Args:
         data: the file's bytes.
@@ -329,6 +331,173 @@ def read_obj_attributes(data: bytes, *, name: str = "OBJ", polygons: str = "fan"
     """
     if polygons not in POLYGON_MODES:
         raise ValueError(f"polygons must be one of {POLYGON_MODES}, got {polygons!r}")
+    parsed = _regular_attributes(data) or _any_attributes(data, name, polygons)
+    vertices, colors, uvs, normals, corners, material_library, material = parsed
+    _check_finite(vertices, name)
+    for values, what in ((uvs, "texture coordinate"), (normals, "normal")):
+        if not np.isfinite(values).all():
+            raise MalformedFileError(f"{name}: a {what} is not finite")
+    faces = corners[0]
+    _check_face_indices(faces, len(vertices), name)
+    for indices, count, what in ((corners[1], len(uvs), "vt"), (corners[2], len(normals), "vn")):
+        if indices is not None and indices.size and (indices.min() < 0 or indices.max() >= count):
+            raise MalformedFileError(f"{name}: {what} indices of faces must lie in 1..{count}")
+    return ObjAttributes(
+        vertices=vertices,
+        faces=faces,
+        vertex_colors=colors,
+        normals=normals,
+        uvs=uvs,
+        face_uvs=corners[1],
+        face_normals=corners[2],
+        material_library=material_library,
+        material=material,
+    )
+
+
+#: Vertex arrays, colours, UVs, normals, (faces, face UVs, face normals), mtllib, usemtl.
+_Parsed = tuple[
+    np.ndarray,
+    np.ndarray | None,
+    np.ndarray,
+    np.ndarray,
+    tuple[np.ndarray, np.ndarray | None, np.ndarray | None],
+    str | None,
+    str | None,
+]
+#: Bytes the regular runs may hold (besides their keyword): numbers, and '/' in faces.
+_NUMBER_BYTES = b" 0123456789.+-eE\n"
+#: Fields per face corner of each layout: (slashes in a corner, '//' in it) -> fields.
+_CORNER_FIELDS = {(0, False): 1, (1, False): 2, (2, True): 2, (2, False): 3}
+
+
+def _regular_attributes(data: bytes) -> _Parsed | None:
+    """:func:`read_obj_attributes`'s parse at C speed, or None when ``data`` is not regular:
+    no CR, tab or indented line; the ``v``, ``vt``, ``vn`` and ``f`` lines each one run, with
+    the same number of values on each line (triangles only), nothing else in a run."""
+    start = len(_BOM) if data.startswith(_BOM) else 0
+    if b"\r" in data or b"\t" in data or b"\n " in data or data.startswith(b" ", start):
+        return None
+    runs = {}
+    for keyword in (b"v", b"vt", b"vn", b"f"):
+        run = _line_run(data, keyword + b" ", start)
+        if run is not None:
+            span = data[run[0] : run[1]]
+            if span.count(b"\n") != span.count(b"\n" + keyword + b" "):  # not one run
+                return None
+            runs[keyword] = span
+    if b"v" not in runs:
+        return None
+    vertices = _parse_block(runs[b"v"], b"v", integers=False)
+    if vertices is None or vertices.shape[1] not in (3, 6):
+        return None
+    uvs = _parse_block(runs.get(b"vt"), b"vt", integers=False, columns=2)
+    normals = _parse_block(runs.get(b"vn"), b"vn", integers=False, columns=3)
+    corners = _regular_corners(runs.get(b"f"))
+    if uvs is None or normals is None or corners is None:
+        return None
+    colors = vertices[:, 3:].copy() if vertices.shape[1] == 6 else None
+    return (
+        np.ascontiguousarray(vertices[:, :3]),
+        colors,
+        uvs[:, :2].copy(),
+        normals,
+        corners,
+        _first_statement(data, b"mtllib"),
+        _first_statement(data, b"usemtl"),
+    )
+
+
+def _parse_block(
+    block: bytes | None, keyword: bytes, *, integers: bool, columns: int | None = None
+) -> np.ndarray | None:
+    """(lines, k) values of a run of ``keyword`` lines with k values each (float64, or int64
+    if ``integers``); None if a line differs. ``columns`` is the k to expect (a ``vt`` line
+    may also have a third value, kept then); an absent run gives (0, columns)."""
+    import pyarrow as pa  # ~0.15 s to import: only when an OBJ is read
+    import pyarrow.csv as pa_csv
+
+    if block is None:
+        return np.empty((0, columns or 3), dtype=np.int64 if integers else np.float64)
+    if block.translate(None, _NUMBER_BYTES + keyword):
+        return None
+    count = len(block[: block.find(b"\n") if b"\n" in block else len(block)].split()) - 1
+    if count < (columns or 1) or (columns and keyword != b"vt" and count != columns):
+        return None
+    value_type = pa.int64() if integers else pa.float64()
+    names = ["keyword", *(f"c{i}" for i in range(count))]
+    try:
+        table = pa_csv.read_csv(
+            pa.BufferReader(pa.py_buffer(block)),
+            read_options=pa_csv.ReadOptions(column_names=names),
+            parse_options=pa_csv.ParseOptions(delimiter=" ", quote_char=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={"keyword": pa.string(), **dict.fromkeys(names[1:], value_type)},
+                null_values=[],
+            ),
+        )
+    except pa.ArrowException:
+        return None
+    if table["keyword"].null_count or set(table["keyword"].unique().to_pylist()) != {
+        keyword.decode()
+    }:
+        return None
+    return np.column_stack([table[column].to_numpy() for column in names[1:]])
+
+
+def _regular_corners(
+    block: bytes | None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None:
+    """Vertex, uv and normal indices (0-based) of a run of triangle lines in one corner
+    layout; None when the run is not that."""
+    if block is None:
+        return np.empty((0, 3), dtype=np.int64), None, None
+    first = block[2 : block.find(b" ", 2) if block.find(b" ", 2) > 0 else len(block)]
+    layout = (first.count(b"/"), b"//" in first)
+    fields = _CORNER_FIELDS.get(layout)
+    lines = block.count(b"\n") + 1
+    if fields is None or not _uniform_triangles(block, layout, lines, [b"f"]):
+        return None
+    flat = block.replace(b"//", b"/").replace(b"/", b" ") if layout[0] else block
+    table = _parse_block(flat, b"f", integers=True, columns=3 * fields)
+    if table is None:
+        return None
+    rows = table.reshape(-1, 3, fields) - 1
+    uv = rows[:, :, 1] if layout in ((1, False), (2, False)) else None
+    normal = rows[:, :, -1] if layout in ((2, True), (2, False)) else None
+    return np.ascontiguousarray(rows[:, :, 0]), uv, normal
+
+
+def _uniform_triangles(
+    block: bytes, layout: tuple[int, bool], lines: int, prefix: list[bytes]
+) -> bool:
+    """Whether each of the ``lines`` lines of ``block`` is ``prefix`` then corners all of
+    ``layout`` (three of them when it has slashes), judged on the block without its digits;
+    a corner without a slash leaves no token there, so it counts as missing."""
+    slashes = b"/" * layout[0]
+    expected = [*prefix, *([slashes] * 3 if slashes else [])] * lines
+    if block.translate(None, b"0123456789").split() != expected:
+        return False
+    return block.count(b"//") == (3 * lines if layout[1] else 0)  # 'v//vn' vs 'v/vt/vn'
+
+
+def _first_statement(data: bytes, keyword: bytes) -> str | None:
+    """The name after the first ``keyword`` line (mtllib, usemtl) of a regular file."""
+    data = data.removeprefix(_BOM)
+    opening = keyword + b" "
+    if data.startswith(opening):
+        at = 0
+    else:
+        found = data.find(b"\n" + opening)
+        if found < 0:
+            return None
+        at = found + 1
+    end = data.find(b"\n", at)
+    return _statement_name(data[at + len(opening) : end if end >= 0 else len(data)])
+
+
+def _any_attributes(data: bytes, name: str, polygons: str) -> _Parsed:
+    """The general path of :func:`read_obj_attributes`, for any layout."""
     blocks: dict[bytes, list[bytes]] = {b"v": [], b"vt": [], b"vn": [], b"f": []}
     material_library = material = None
     for raw in data.removeprefix(_BOM).splitlines():
@@ -342,25 +511,14 @@ def read_obj_attributes(data: bytes, *, name: str = "OBJ", polygons: str = "fan"
     if not blocks[b"v"]:
         raise MalformedFileError(f"{name}: no vertices ('v' lines)")
     vertex_lines = _without_comments(blocks[b"v"])
-    vertices = _parse_vertices(vertex_lines, name)
-    corners = _parse_corners(_without_comments(blocks[b"f"]), polygons, name)
-    uvs = _parse_columns(_without_comments(blocks[b"vt"]), 2, "texture coordinate", name)
-    normals = _parse_columns(_without_comments(blocks[b"vn"]), 3, "normal", name)
-    faces = corners[0]
-    _check_face_indices(faces, len(vertices), name)
-    for indices, count, what in ((corners[1], len(uvs), "vt"), (corners[2], len(normals), "vn")):
-        if indices is not None and indices.size and (indices.min() < 0 or indices.max() >= count):
-            raise MalformedFileError(f"{name}: {what} indices of faces must lie in 1..{count}")
-    return ObjAttributes(
-        vertices=vertices,
-        faces=faces,
-        vertex_colors=_vertex_colors(vertex_lines),
-        normals=normals,
-        uvs=uvs,
-        face_uvs=corners[1],
-        face_normals=corners[2],
-        material_library=material_library,
-        material=material,
+    return (
+        _parse_vertices(vertex_lines, name),
+        _vertex_colors(vertex_lines),
+        _parse_columns(_without_comments(blocks[b"vt"]), 2, "texture coordinate", name),
+        _parse_columns(_without_comments(blocks[b"vn"]), 3, "normal", name),
+        _parse_corners(_without_comments(blocks[b"f"]), polygons, name),
+        material_library,
+        material,
     )
 
 
@@ -408,10 +566,9 @@ def _parse_corners(
     # One field layout for all corners (what exporters write): 'v', 'v/vt', 'v//vn', 'v/vt/vn'.
     first = lines[0].split(None, 1)[0] if lines[0].split() else b""
     layout = (first.count(b"/"), b"//" in first)
-    fields = {(0, False): 1, (1, False): 2, (2, True): 2, (2, False): 3}.get(layout)
+    fields = _CORNER_FIELDS.get(layout)
     rows = None
-    consistent = block.count(b"/") == 3 * layout[0] * len(lines) and (b"//" in block) == layout[1]
-    if fields is not None and consistent:
+    if fields is not None and _uniform_triangles(block, layout, len(lines), []):
         try:
             table = np.loadtxt(
                 block.replace(b"/", b" ").split(b"\n"), dtype=np.int64, ndmin=2, comments=None
