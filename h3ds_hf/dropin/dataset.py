@@ -125,16 +125,16 @@ class H3DS:
         """True when ``path`` holds the catalog's version and every file the reference
         checks: each scene's mesh, images, masks and cameras (landmarks and regions are
         read when used)."""
+        expected = ["version.txt"]
+        for scene_id, scene in self.catalog.scenes.items():
+            expected += [Release.mesh_name(scene_id), Release.cameras_name(scene_id)]
+            expected += [Release.image_name(scene_id, view) for view in range(scene.views)]
+            expected += [Release.mask_name(scene_id, view) for view in range(scene.views)]
         try:
             release = self.release
-            present = release.source.names()
-            expected = [
-                name
-                for scene_id in self.catalog.scene_ids()
-                for name in release.scene_files(scene_id)
-                if "/regions/" not in name and not name.endswith("/landmarks.txt")
-            ]
-            return release.version == self.catalog.version and present.issuperset(expected)
+            return release.source.names().issuperset(expected) and (
+                release.version == self.catalog.version
+            )
         except H3DSError:
             return False
 
