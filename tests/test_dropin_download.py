@@ -61,7 +61,7 @@ def server(synthetic):
     handler = type("ArchiveHandler", (Handler,), {"archive": archive})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.timeout = 5
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}/h3ds.zip", archive
