@@ -13,6 +13,7 @@ from hypothesis.extra.numpy import arrays
 from h3ds_hf.errors import MalformedFileError
 from h3ds_hf.release.obj import (
     _any_attributes,
+    _read_any_obj,
     _regular_attributes,
     read_mtl_textures,
     read_obj,
@@ -211,3 +212,13 @@ def test_irregular_files_take_the_general_path_with_the_same_meaning(text):
     assert _regular_attributes(text) is None
     obj = read_obj_attributes(text)
     assert np.array_equal(obj.faces, read_obj(text)[1])
+
+
+def test_read_obj_reads_a_regular_textured_file_at_c_speed(monkeypatch):
+    data = SQUARE + b"vt 0 0\nvt 1 1\nvn 0 0 1\nf 1/1/1 2/2/1 3/1/1\nf 1/1/1 3/1/1 4/2/1\n"
+    general = _read_any_obj(data, "mesh.obj")
+    monkeypatch.setattr("h3ds_hf.release.obj._read_any_obj", pytest.fail)
+    vertices, faces = read_obj(data)
+    assert vertices.tobytes() == general[0].tobytes() and np.array_equal(faces, general[1])
+    with pytest.raises(MalformedFileError, match=r"1\.\.4"):  # still checked
+        read_obj(data.replace(b"f 1/1/1 3/1/1 4/2/1", b"f 1/1/1 3/1/1 5/2/1"))

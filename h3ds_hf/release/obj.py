@@ -53,8 +53,11 @@ def read_obj(data: bytes, *, name: str = "OBJ") -> tuple[np.ndarray, np.ndarray]
             (negative) or out-of-range face indices.
     """
     mesh = _read_regular_obj(data)
-    if mesh is None:
-        return _read_any_obj(data, name)
+    if mesh is None:  # a textured export (vt, f v/vt) in runs is still read at C speed
+        attributes = _regular_attributes(data)
+        if attributes is None:
+            return _read_any_obj(data, name)
+        mesh = attributes[0], attributes[4][0]
     vertices, faces = mesh
     _check_finite(vertices, name)
     _check_face_indices(faces, len(vertices), name)
