@@ -126,6 +126,9 @@ def test_ply_and_point_clouds(reference_mesh, tmp_path):
     cloud = Mesh().load(tmp_path / "cloud.ply")
     assert np.array_equal(cloud.vertices, gt.vertices.astype(np.float32))
     assert cloud.faces.shape == (0, 3)
+    mesh.save(tmp_path / "mesh.glb")  # a GLB loads as a scene: its geometry comes back
+    scene = Mesh().load(tmp_path / "mesh.glb")
+    assert np.array_equal(scene.faces, gt.faces) and len(scene.vertices) == len(gt.vertices)
 
 
 def test_texture_follows_the_material_and_round_trips(tmp_path):

@@ -25,7 +25,6 @@ import trimesh
 from PIL import Image
 
 from h3ds_hf.atomic import atomic_write_bytes
-from h3ds_hf.errors import MalformedFileError
 from h3ds_hf.release.obj import read_mtl_textures, read_obj_attributes
 
 logger = logging.getLogger(__name__)
@@ -134,10 +133,7 @@ class Mesh(trimesh.Trimesh):
         path = Path(filename)
         self._clear()
         if path.suffix.lower() != ".obj":
-            loaded = trimesh.load(path, process=False, maintain_order=True)
-            if isinstance(loaded, trimesh.Scene):  # glb: all geometry, node transforms applied
-                loaded = loaded.to_mesh()
-            other = Mesh.from_trimesh(loaded)
+            other = Mesh.from_trimesh(trimesh.load(path, process=False, maintain_order=True))
             self.vertices, self.faces = other.vertices, other.faces
             self.vertices_color = other.vertices_color
             return self
@@ -298,13 +294,14 @@ class Mesh(trimesh.Trimesh):
         )
 
     @classmethod
-    def from_trimesh(cls, mesh: trimesh.Trimesh | trimesh.PointCloud) -> Mesh:
-        """A Mesh of a trimesh mesh or point cloud: vertices, faces, vertex colours, and UVs
-        with the texture image when it has a texture (one UV per vertex)."""
+    def from_trimesh(cls, mesh: trimesh.Trimesh | trimesh.PointCloud | trimesh.Scene) -> Mesh:
+        """A Mesh of a trimesh mesh, point cloud or scene (its geometry concatenated, node
+        transforms applied): vertices, faces, vertex colours, and UVs with the texture image
+        when it has a texture (one UV per vertex)."""
         if isinstance(mesh, cls):
             return mesh.copy()
-        if not hasattr(mesh, "vertices"):
-            raise MalformedFileError(f"{type(mesh).__name__} holds no single mesh")
+        if isinstance(mesh, trimesh.Scene):
+            mesh = mesh.to_mesh()
         faces = getattr(mesh, "faces", None)
         result = cls(np.array(mesh.vertices, dtype=np.float64), faces)
         visual = getattr(mesh, "visual", None)
