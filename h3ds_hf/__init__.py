@@ -2,7 +2,8 @@
 
 Main entry points:
 
-- :class:`H3DS`: drop-in replacement for the reference ``h3ds.dataset.H3DS``;
+- :class:`H3DS`, :class:`Mesh`: drop-in replacements for the reference ``h3ds.dataset.H3DS``
+  and ``h3ds.mesh.Mesh``;
 - :func:`open_release`: validated access to a raw release (folder or encrypted zip);
 - :func:`load_catalog`: the scene catalogs of the official releases;
 - :func:`load_local`: the Hugging Face dataset of a raw release, built without any Hub;
@@ -13,8 +14,8 @@ Main entry points:
 from os import PathLike
 from typing import Any
 
-from h3ds_hf.dataset import H3DS
 from h3ds_hf.distribution import __version__
+from h3ds_hf.dropin import H3DS, Mesh
 from h3ds_hf.errors import H3DSError
 from h3ds_hf.release.catalog import Catalog, SceneInfo, load_catalog
 from h3ds_hf.release.reader import Release, open_release
@@ -43,6 +44,7 @@ __all__ = [
     "Catalog",
     "GroundTruth",
     "H3DSError",
+    "Mesh",
     "Release",
     "SceneInfo",
     "__version__",

@@ -20,7 +20,7 @@ from datasets import load_dataset
 
 from h3ds_hf.benchmark.batch import evaluate_folder
 from h3ds_hf.benchmark.report import load_results
-from h3ds_hf.dataset import H3DS
+from h3ds_hf.dropin import H3DS
 from h3ds_hf.export.scene import ExportOptions, export_scene
 from h3ds_hf.hub.dataset_card import PLACEHOLDER_REPO_ID
 from h3ds_hf.hub.eval_yaml import read_local_tasks

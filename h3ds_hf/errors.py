@@ -17,8 +17,12 @@ class CatalogError(H3DSError):
     """A catalog (release description) is missing, unreadable or inconsistent."""
 
 
-class UnknownSceneError(H3DSError, KeyError):
-    """A scene id is not part of the catalog in use."""
+class UnknownSceneError(H3DSError, KeyError, FileNotFoundError):
+    """A scene id is not part of the catalog in use.
+
+    Also a FileNotFoundError: h3ds 0.4.0 reads a scene's files by path, so code written for
+    it catches that (and KeyError, which its catalog lookups raise).
+    """
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
@@ -35,8 +39,11 @@ class UnknownTagError(H3DSError, ValueError):
     """A scene tag (e.g. 'h3d-net') is used by no scene of the catalog."""
 
 
-class UnknownRegionError(H3DSError, ValueError):
-    """A region id is not one of 'face', 'face_sphere', 'nose'."""
+class UnknownRegionError(H3DSError, ValueError, FileNotFoundError):
+    """A region id is not one of 'face', 'face_sphere', 'nose'.
+
+    Also a FileNotFoundError, what h3ds 0.4.0 raises (it opens ``regions/<id>.txt``).
+    """
 
 
 class SourceError(H3DSError):
@@ -85,6 +92,18 @@ class EvaluationError(H3DSError, ValueError):
 
 class ExportError(H3DSError, ValueError):
     """An export or camera check cannot be made as asked (format, options, thresholds)."""
+
+
+class MissingLandmarkError(EvaluationError, KeyError):
+    """Predicted landmarks lack one the ground truth has (a KeyError, as in h3ds 0.4.0)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class LandmarkIndexError(EvaluationError, IndexError):
+    """A predicted landmark's vertex index is not an integer in range (an IndexError, as in
+    h3ds 0.4.0)."""
 
 
 class HubError(H3DSError):

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from h3ds_hf.errors import EvaluationError
+from h3ds_hf.errors import EvaluationError, LandmarkIndexError, MissingLandmarkError
 
 
 def mesh_arrays(mesh: Any, *, what: str = "prediction") -> tuple[np.ndarray, np.ndarray]:
@@ -79,24 +79,24 @@ def validate_landmarks(
         name -> int index, in the order of ``names``.
 
     Raises:
-        EvaluationError: a name is missing or unknown, or an index is not an integer in
-            ``[0, n_vertices)``.
+        MissingLandmarkError: a name is missing; EvaluationError: a name is unknown;
+        LandmarkIndexError: an index is not an integer in ``[0, n_vertices)``.
     """
     if not isinstance(landmarks, Mapping):
         raise EvaluationError(f"{what}: landmarks must be a mapping {{name: vertex index}}")
     unknown = sorted(set(landmarks) - set(names))
     missing = [name for name in names if name not in landmarks]
     if unknown or missing:
-        raise EvaluationError(
+        raise (MissingLandmarkError if missing else EvaluationError)(
             f"{what}: landmark names must be {list(names)}; missing {missing}, unknown {unknown}"
         )
     checked: dict[str, int] = {}
     for name in names:
         value = landmarks[name]
         if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
-            raise EvaluationError(f"{what}: landmark {name!r} index {value!r} is not an integer")
+            raise LandmarkIndexError(f"{what}: landmark {name!r} index {value!r} is not an integer")
         if not 0 <= int(value) < n_vertices:
-            raise EvaluationError(
+            raise LandmarkIndexError(
                 f"{what}: landmark {name!r} index {int(value)} outside [0, {n_vertices})"
             )
         checked[name] = int(value)

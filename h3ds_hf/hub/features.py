@@ -32,6 +32,12 @@ FIELD_DOCS: dict[str, str] = {
     "vertices": "(N, 3) float64 ground-truth scan vertices in millimetres, in the exact order "
     "of the raw full_head.obj (landmark and region indices point into it)",
     "faces": "(M, 3) int32 triangles, 0-based indices into vertices",
+    "texture": "texture image of the scan (PNG or JPEG bytes as published), named by the OBJ's "
+    "mtllib / map_Kd; null when the scene has none",
+    "texture_coordinates": "(T, 2) float64 UVs of the scan (the OBJ's vt lines); null without "
+    "a texture",
+    "texture_indices": "(M, 3) int32 0-based indices into texture_coordinates, one row per face "
+    "(the UV of each corner); null without a texture",
     "landmarks": "struct of the six landmarks (" + ", ".join(LANDMARK_NAMES) + ") -> vertex index",
     "regions": "struct of the vertex regions: face (hand-annotated face with ears and neck), "
     "face_sphere (within 95 mm of the nose tip; the 'face' of the published tables), nose; "
@@ -70,6 +76,9 @@ def scene_features() -> Features:
             "mesh_preview": Mesh(),
             "vertices": List(List(Value("float64"), length=3)),
             "faces": List(List(Value("int32"), length=3)),
+            "texture": Image(),
+            "texture_coordinates": List(List(Value("float64"), length=2)),
+            "texture_indices": List(List(Value("int32"), length=3)),
             "landmarks": {name: Value("int32") for name in LANDMARK_NAMES},
             "regions": {name: List(Value("int32")) for name in REGION_NAMES},
             "normalization_matrix": _matrix(4, 4, "float32"),

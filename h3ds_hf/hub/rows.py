@@ -152,6 +152,36 @@ class Media:
 
 
 @dataclass(frozen=True)
+class SceneTexture:
+    """The texture of a GT scan.
+
+    Attributes:
+        uvs: (T, 2) float64 texture coordinates; face_uvs: (M, 3) int64 indices into them,
+        one row per GT face; image: the texture file's bytes; path: its name in the release.
+    """
+
+    uvs: np.ndarray
+    face_uvs: np.ndarray
+    image: bytes
+    path: str
+
+
+def read_texture(release: Release, scene_id: str) -> SceneTexture | None:
+    """The scan's texture when its folder holds a material library (``.mtl``) that leads to
+    an image and the OBJ has UVs for every face; None otherwise (then the OBJ is not parsed a
+    second time)."""
+    if not any(
+        name.startswith(f"{scene_id}/") and name.endswith(".mtl") for name in release.source.names()
+    ):
+        return None
+    attributes = release.mesh_attributes(scene_id)
+    texture = release.texture(scene_id, attributes)
+    if texture is None or attributes.face_uvs is None:
+        return None
+    return SceneTexture(attributes.uvs, attributes.face_uvs, texture.data, texture.name)
+
+
+@dataclass(frozen=True)
 class SceneData:
     """Everything the rows of one scene are made of.
 
@@ -163,6 +193,7 @@ class SceneData:
         images: JPEG bytes by view index, for the views some requested config uses.
         masks: PNG bytes by view index, same views.
         preview: GLB bytes of the decimated scan (:func:`h3ds_hf.hub.preview.preview_glb`).
+        texture: the scan's texture, or None.
     """
 
     release: str
@@ -172,6 +203,7 @@ class SceneData:
     images: Media
     masks: Media
     preview: bytes
+    texture: SceneTexture | None = None
 
 
 def _warn_if_rotated(jpeg: bytes, scene_id: str, view: int) -> None:
@@ -210,6 +242,7 @@ def read_scene(release: Release, scene_id: str, views: Iterable[int]) -> SceneDa
         masks=masks,
         # Here, not per row: once per scene, and in the worker processes of `prepare --jobs`.
         preview=preview_glb(ground_truth.vertices, ground_truth.faces),
+        texture=read_texture(release, scene_id),
     )
 
 
@@ -244,6 +277,7 @@ def scene_row(scene: SceneData, views: Iterable[int], *, media_bytes: bool = Tru
                 "scale_mat": scene.cameras.scale_mats[view],
             }
         )
+    texture = scene.texture
     return {
         "scene_id": scene_id,
         "release": scene.release,
@@ -251,6 +285,9 @@ def scene_row(scene: SceneData, views: Iterable[int], *, media_bytes: bool = Tru
         "mesh_preview": {"bytes": scene.preview, "path": f"{scene_id}/{PREVIEW_NAME}"},
         "vertices": gt.vertices,
         "faces": gt.faces.astype(np.int32),
+        "texture": None if texture is None else {"bytes": texture.image, "path": texture.path},
+        "texture_coordinates": None if texture is None else texture.uvs,
+        "texture_indices": None if texture is None else texture.face_uvs.astype(np.int32),
         "landmarks": {name: int(gt.landmarks[name]) for name in LANDMARK_NAMES},
         "regions": {name: gt.regions[name].astype(np.int32) for name in REGION_NAMES},
         "normalization_matrix": normalization_matrix(scene.cameras.scale_mats[0]),

@@ -35,6 +35,8 @@ RELEASES: tuple[str, ...] = ("v1", "v2")
 #: The reference's names for the shipped releases (its ``config_id``).
 REFERENCE_CONFIG_IDS: Mapping[str, str] = {"config_v1": "v1", "config_v2": "v2"}
 CATALOG_FORMAT = "h3ds-hf-catalog/1"
+#: Download address of a Google Drive file, followed by its id (the TOML's ``file_id``).
+GOOGLE_DRIVE_DOWNLOAD = "https://drive.google.com/uc?export=download&id="
 
 
 @dataclass(frozen=True)
@@ -73,12 +75,15 @@ class Catalog:
         version: the string the release's ``version.txt`` holds (e.g. '0.4').
         md5: md5 hex digest of the official archive, or None when unknown.
         scenes: scene id -> :class:`SceneInfo`, in catalog order.
+        url: where the official archive is downloaded from (the authors' Google Drive file,
+            their TOML's ``file_id``), or None when unknown.
     """
 
     name: str
     version: str
     md5: str | None
     scenes: Mapping[str, SceneInfo] = field(default_factory=dict)
+    url: str | None = None
 
     def scene(self, scene_id: str) -> SceneInfo:
         """Return one scene's description; :class:`UnknownSceneError` if absent."""
@@ -118,6 +123,7 @@ class Catalog:
             "release": self.name,
             "version": self.version,
             "archive_md5": self.md5,
+            "archive_url": self.url,
             "scenes": [
                 {
                     "id": scene.scene_id,
@@ -182,7 +188,9 @@ def catalog_from_toml(data: Mapping[str, Any], *, name: str, origin: str) -> Cat
         for sid, entry in data["scenes"].items()
     }
     md5 = data.get("file_md5") or None
-    return Catalog(name=name, version=str(data["version"]), md5=md5, scenes=scenes)
+    file_id = data.get("file_id")
+    url = f"{GOOGLE_DRIVE_DOWNLOAD}{file_id}" if isinstance(file_id, str) and file_id else None
+    return Catalog(name=name, version=str(data["version"]), md5=md5, scenes=scenes, url=url)
 
 
 def catalog_from_json(data: Mapping[str, Any], *, origin: str) -> Catalog:
@@ -204,6 +212,7 @@ def catalog_from_json(data: Mapping[str, Any], *, origin: str) -> Catalog:
         version=str(data["version"]),
         md5=data.get("archive_md5") or None,
         scenes=scenes,
+        url=data.get("archive_url") or None,
     )
 
 

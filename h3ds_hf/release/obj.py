@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,8 +53,11 @@ def read_obj(data: bytes, *, name: str = "OBJ") -> tuple[np.ndarray, np.ndarray]
             (negative) or out-of-range face indices.
     """
     mesh = _read_regular_obj(data)
-    if mesh is None:
-        return _read_any_obj(data, name)
+    if mesh is None:  # a textured export (vt, f v/vt) in runs is still read at C speed
+        attributes = _regular_attributes(data)
+        if attributes is None:
+            return _read_any_obj(data, name)
+        mesh = attributes[0], attributes[4][0]
     vertices, faces = mesh
     _check_finite(vertices, name)
     _check_face_indices(faces, len(vertices), name)
@@ -205,6 +209,32 @@ def obj_bytes(vertices: np.ndarray, faces: np.ndarray) -> bytes:
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
+def textured_obj_bytes(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    uvs: np.ndarray,
+    face_uvs: np.ndarray,
+    *,
+    material_library: str,
+    material: str,
+) -> bytes:
+    """OBJ text of a textured mesh: ``mtllib``, ``v`` lines, ``vt`` lines, ``usemtl``, then
+    ``f v/vt`` lines (1-based), float values in shortest repr (bit-exact on reading).
+
+    Args:
+        vertices: (N, 3) float64; faces: (M, 3) 0-based; uvs: (T, 2) float64;
+        face_uvs: (M, 3) 0-based indices into ``uvs``; material_library: the .mtl file name;
+        material: the material of every face.
+    """
+    lines = [f"mtllib {material_library}"]
+    lines += [f"v {x!r} {y!r} {z!r}" for x, y, z in np.asarray(vertices, np.float64).tolist()]
+    lines += [f"vt {u!r} {v!r}" for u, v in np.asarray(uvs, np.float64).tolist()]
+    lines.append(f"usemtl {material}")
+    corners = np.stack([np.asarray(faces) + 1, np.asarray(face_uvs) + 1], axis=2).tolist()
+    lines += ["f " + " ".join(f"{v}/{t}" for v, t in face) for face in corners]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
 def write_obj(path: str | Path, vertices: np.ndarray, faces: np.ndarray) -> None:
     """Write :func:`obj_bytes` to ``path`` atomically (temporary sibling, then rename)."""
     atomic_write_bytes(path, obj_bytes(vertices, faces))
@@ -246,3 +276,356 @@ def _triangle_fans(rows: list[bytes]) -> np.ndarray:
             raise ValueError(f"a face needs 3 corners, got {row!r}")
         triangles.extend((corners[0], b, c) for b, c in itertools.pairwise(corners[1:]))
     return np.asarray(triangles, dtype=np.int64).reshape(-1, 3)
+
+
+# ------------------------------------------------------------------ every attribute of an OBJ
+
+#: How :func:`read_obj_attributes` turns a polygon of n > 3 corners into triangles: "fan"
+#: (n - 2 triangles, as :func:`read_obj`) or "first" (its first three corners only, as the
+#: reference ``h3ds.mesh.Mesh`` reads it).
+POLYGON_MODES = ("fan", "first")
+
+
+@dataclass(frozen=True)
+class ObjAttributes:
+    """Everything a textured OBJ holds besides comments, 0-based.
+
+    Attributes:
+        vertices: (N, 3) float64 mm, in file order (as :func:`read_obj`).
+        faces: (M, 3) int64 vertex indices.
+        vertex_colors: (N, 3) float64 (the ``v x y z r g b`` values), or None when any vertex
+            line has no colour.
+        normals: (K, 3) float64 ``vn`` vectors, as written (K may be 0).
+        uvs: (T, 2) float64 ``vt`` coordinates (u, v), as written (T may be 0).
+        face_uvs: (M, 3) int64 indices into ``uvs`` (``f v/vt``), or None when a corner has none.
+        face_normals: (M, 3) int64 indices into ``normals`` (``f v/vt/vn``, ``f v//vn``), or
+            None when a corner has none.
+        material_library: the ``mtllib`` file name, relative to the OBJ's folder, or None.
+        material: the first ``usemtl`` name, or None.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    vertex_colors: np.ndarray | None
+    normals: np.ndarray
+    uvs: np.ndarray
+    face_uvs: np.ndarray | None
+    face_normals: np.ndarray | None
+    material_library: str | None
+    material: str | None
+
+
+def read_obj_attributes(data: bytes, *, name: str = "OBJ", polygons: str = "fan") -> ObjAttributes:
+    """Parse OBJ bytes with texture coordinates, normals, vertex colours and materials.
+
+    Geometry is :func:`read_obj`'s, bit for bit (same vertices, same faces for triangles).
+    Files whose statements of each kind form one run of regular lines (what exporters write:
+    ``v``, ``vt``, ``vn`` lines, then triangles ``f a/b/c ...`` in one corner layout) are
+    parsed by pyarrow's CSV reader; anything else line by line, numpy parsing each block.
+
+    Args:
+        data: the file's bytes.
+        name: how to call the file in error messages.
+        polygons: one of :data:`POLYGON_MODES`.
+
+    Raises:
+        MalformedFileError: as :func:`read_obj`, and for unreadable ``vt``/``vn`` lines or
+            ``vt``/``vn`` indices out of range.
+    """
+    if polygons not in POLYGON_MODES:
+        raise ValueError(f"polygons must be one of {POLYGON_MODES}, got {polygons!r}")
+    parsed = _regular_attributes(data) or _any_attributes(data, name, polygons)
+    vertices, colors, uvs, normals, corners, material_library, material = parsed
+    _check_finite(vertices, name)
+    for values, what in ((uvs, "texture coordinate"), (normals, "normal")):
+        if not np.isfinite(values).all():
+            raise MalformedFileError(f"{name}: a {what} is not finite")
+    faces = corners[0]
+    _check_face_indices(faces, len(vertices), name)
+    for indices, count, what in ((corners[1], len(uvs), "vt"), (corners[2], len(normals), "vn")):
+        if indices is not None and indices.size and (indices.min() < 0 or indices.max() >= count):
+            raise MalformedFileError(f"{name}: {what} indices of faces must lie in 1..{count}")
+    return ObjAttributes(
+        vertices=vertices,
+        faces=faces,
+        vertex_colors=colors,
+        normals=normals,
+        uvs=uvs,
+        face_uvs=corners[1],
+        face_normals=corners[2],
+        material_library=material_library,
+        material=material,
+    )
+
+
+#: Vertex arrays, colours, UVs, normals, (faces, face UVs, face normals), mtllib, usemtl.
+_Parsed = tuple[
+    np.ndarray,
+    np.ndarray | None,
+    np.ndarray,
+    np.ndarray,
+    tuple[np.ndarray, np.ndarray | None, np.ndarray | None],
+    str | None,
+    str | None,
+]
+#: Bytes the regular runs may hold (besides their keyword): numbers, and '/' in faces.
+_NUMBER_BYTES = b" 0123456789.+-eE\n"
+#: Fields per face corner of each layout: (slashes in a corner, '//' in it) -> fields.
+_CORNER_FIELDS = {(0, False): 1, (1, False): 2, (2, True): 2, (2, False): 3}
+
+
+def _regular_attributes(data: bytes) -> _Parsed | None:
+    """:func:`read_obj_attributes`'s parse at C speed, or None when ``data`` is not regular:
+    no CR, tab or indented line; the ``v``, ``vt``, ``vn`` and ``f`` lines each one run, with
+    the same number of values on each line (triangles only), nothing else in a run."""
+    start = len(_BOM) if data.startswith(_BOM) else 0
+    if b"\r" in data or b"\t" in data or b"\n " in data or data.startswith(b" ", start):
+        return None
+    runs = {}
+    for keyword in (b"v", b"vt", b"vn", b"f"):
+        run = _line_run(data, keyword + b" ", start)
+        if run is not None:
+            span = data[run[0] : run[1]]
+            if span.count(b"\n") != span.count(b"\n" + keyword + b" "):  # not one run
+                return None
+            runs[keyword] = span
+    if b"v" not in runs:
+        return None
+    vertices = _parse_block(runs[b"v"], b"v", integers=False)
+    if vertices is None or vertices.shape[1] not in (3, 6):
+        return None
+    uvs = _parse_block(runs.get(b"vt"), b"vt", integers=False, columns=2)
+    normals = _parse_block(runs.get(b"vn"), b"vn", integers=False, columns=3)
+    corners = _regular_corners(runs.get(b"f"))
+    if uvs is None or normals is None or corners is None:
+        return None
+    colors = vertices[:, 3:].copy() if vertices.shape[1] == 6 else None
+    return (
+        np.ascontiguousarray(vertices[:, :3]),
+        colors,
+        uvs[:, :2].copy(),
+        normals,
+        corners,
+        _first_statement(data, b"mtllib"),
+        _first_statement(data, b"usemtl"),
+    )
+
+
+def _parse_block(
+    block: bytes | None, keyword: bytes, *, integers: bool, columns: int | None = None
+) -> np.ndarray | None:
+    """(lines, k) values of a run of ``keyword`` lines with k values each (float64, or int64
+    if ``integers``); None if a line differs. ``columns`` is the k to expect (a ``vt`` line
+    may also have a third value, kept then); an absent run gives (0, columns)."""
+    import pyarrow as pa  # ~0.15 s to import: only when an OBJ is read
+    import pyarrow.csv as pa_csv
+
+    if block is None:
+        return np.empty((0, columns or 3), dtype=np.int64 if integers else np.float64)
+    if block.translate(None, _NUMBER_BYTES + keyword):
+        return None
+    count = len(block[: block.find(b"\n") if b"\n" in block else len(block)].split()) - 1
+    if count < (columns or 1) or (columns and keyword != b"vt" and count != columns):
+        return None
+    value_type = pa.int64() if integers else pa.float64()
+    names = ["keyword", *(f"c{i}" for i in range(count))]
+    try:
+        table = pa_csv.read_csv(
+            pa.BufferReader(pa.py_buffer(block)),
+            read_options=pa_csv.ReadOptions(column_names=names),
+            parse_options=pa_csv.ParseOptions(delimiter=" ", quote_char=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={"keyword": pa.string(), **dict.fromkeys(names[1:], value_type)},
+                null_values=[],
+            ),
+        )
+    except pa.ArrowException:
+        return None
+    if table["keyword"].null_count or set(table["keyword"].unique().to_pylist()) != {
+        keyword.decode()
+    }:
+        return None
+    return np.column_stack([table[column].to_numpy() for column in names[1:]])
+
+
+def _regular_corners(
+    block: bytes | None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None:
+    """Vertex, uv and normal indices (0-based) of a run of triangle lines in one corner
+    layout; None when the run is not that."""
+    if block is None:
+        return np.empty((0, 3), dtype=np.int64), None, None
+    first = block[2 : block.find(b" ", 2) if block.find(b" ", 2) > 0 else len(block)]
+    layout = (first.count(b"/"), b"//" in first)
+    fields = _CORNER_FIELDS.get(layout)
+    lines = block.count(b"\n") + 1
+    if fields is None or not _uniform_triangles(block, layout, lines, [b"f"]):
+        return None
+    flat = block.replace(b"//", b"/").replace(b"/", b" ") if layout[0] else block
+    table = _parse_block(flat, b"f", integers=True, columns=3 * fields)
+    if table is None:
+        return None
+    rows = table.reshape(-1, 3, fields) - 1
+    uv = rows[:, :, 1] if layout in ((1, False), (2, False)) else None
+    normal = rows[:, :, -1] if layout in ((2, True), (2, False)) else None
+    return np.ascontiguousarray(rows[:, :, 0]), uv, normal
+
+
+def _uniform_triangles(
+    block: bytes, layout: tuple[int, bool], lines: int, prefix: list[bytes]
+) -> bool:
+    """Whether each of the ``lines`` lines of ``block`` is ``prefix`` then corners all of
+    ``layout`` (three of them when it has slashes), judged on the block without its digits;
+    a corner without a slash leaves no token there, so it counts as missing."""
+    slashes = b"/" * layout[0]
+    expected = [*prefix, *([slashes] * 3 if slashes else [])] * lines
+    if block.translate(None, b"0123456789").split() != expected:
+        return False
+    return block.count(b"//") == (3 * lines if layout[1] else 0)  # 'v//vn' vs 'v/vt/vn'
+
+
+def _first_statement(data: bytes, keyword: bytes) -> str | None:
+    """The name after the first ``keyword`` line (mtllib, usemtl) of a regular file."""
+    data = data.removeprefix(_BOM)
+    opening = keyword + b" "
+    if data.startswith(opening):
+        at = 0
+    else:
+        found = data.find(b"\n" + opening)
+        if found < 0:
+            return None
+        at = found + 1
+    end = data.find(b"\n", at)
+    return _statement_name(data[at + len(opening) : end if end >= 0 else len(data)])
+
+
+def _any_attributes(data: bytes, name: str, polygons: str) -> _Parsed:
+    """The general path of :func:`read_obj_attributes`, for any layout."""
+    blocks: dict[bytes, list[bytes]] = {b"v": [], b"vt": [], b"vn": [], b"f": []}
+    material_library = material = None
+    for raw in data.removeprefix(_BOM).splitlines():
+        keyword, rest = (raw.split(None, 1) + [b"", b""])[:2]
+        if keyword in blocks:
+            blocks[keyword].append(rest)
+        elif keyword == b"mtllib" and material_library is None:
+            material_library = _statement_name(rest)
+        elif keyword == b"usemtl" and material is None:
+            material = _statement_name(rest)
+    if not blocks[b"v"]:
+        raise MalformedFileError(f"{name}: no vertices ('v' lines)")
+    vertex_lines = _without_comments(blocks[b"v"])
+    return (
+        _parse_vertices(vertex_lines, name),
+        _vertex_colors(vertex_lines),
+        _parse_columns(_without_comments(blocks[b"vt"]), 2, "texture coordinate", name),
+        _parse_columns(_without_comments(blocks[b"vn"]), 3, "normal", name),
+        _parse_corners(_without_comments(blocks[b"f"]), polygons, name),
+        material_library,
+        material,
+    )
+
+
+def _statement_name(rest: bytes) -> str | None:
+    """The file or material name after ``mtllib`` / ``usemtl`` (may contain spaces)."""
+    text = _COMMENT.sub(b"", rest).strip().decode("utf-8", "replace")
+    return text or None
+
+
+def _parse_columns(lines: list[bytes], columns: int, what: str, name: str) -> np.ndarray:
+    """(len(lines), columns) float64 of the first ``columns`` numbers of each line."""
+    if not lines:
+        return np.empty((0, columns), dtype=np.float64)
+    try:
+        values = np.loadtxt(lines, dtype=np.float64, usecols=range(columns), ndmin=2, comments=None)
+    except ValueError as error:
+        raise MalformedFileError(f"{name}: unreadable {what} line ({error})") from None
+    if not np.isfinite(values).all():
+        raise MalformedFileError(f"{name}: a {what} is not finite")
+    return values
+
+
+def _vertex_colors(lines: list[bytes]) -> np.ndarray | None:
+    """(N, 3) float64 colours of ``v x y z r g b`` lines; None unless every line has them."""
+    try:
+        colors = np.loadtxt(lines, dtype=np.float64, usecols=(3, 4, 5), ndmin=2, comments=None)
+    except ValueError:  # some line has fewer values: no colours
+        return None
+    return colors
+
+
+def _parse_corners(
+    lines: list[bytes], polygons: str, name: str
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Triangles of vertex, uv and normal indices (0-based) of the ``f`` lines' corners.
+
+    Returns:
+        (M, 3) int64 vertex indices, and (M, 3) int64 uv and normal indices or None where
+        a corner lacks them.
+    """
+    empty = np.empty((0, 3), dtype=np.int64)
+    if not lines:
+        return empty, None, None
+    block = b"\n".join(lines)
+    # One field layout for all corners (what exporters write): 'v', 'v/vt', 'v//vn', 'v/vt/vn'.
+    first = lines[0].split(None, 1)[0] if lines[0].split() else b""
+    layout = (first.count(b"/"), b"//" in first)
+    fields = _CORNER_FIELDS.get(layout)
+    rows = None
+    if fields is not None and _uniform_triangles(block, layout, len(lines), []):
+        try:
+            table = np.loadtxt(
+                block.replace(b"/", b" ").split(b"\n"), dtype=np.int64, ndmin=2, comments=None
+            )
+            if table.shape[1] == 3 * fields:
+                rows = table.reshape(-1, 3, fields)
+        except ValueError:
+            rows = None
+    if rows is None:
+        return _polygon_corners(lines, polygons, name)
+    indices = [rows[:, :, k] - 1 for k in range(fields)]
+    vertex = indices[0]
+    uv = indices[1] if layout in ((1, False), (2, False)) else None
+    normal = indices[-1] if layout in ((2, True), (2, False)) else None
+    return vertex, uv, normal
+
+
+def _polygon_corners(
+    lines: list[bytes], polygons: str, name: str
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """:func:`_parse_corners` for polygons or mixed corner layouts, line by line."""
+    triangles: list[list[tuple[int, int, int]]] = []
+    try:
+        for line in lines:
+            corners = [
+                tuple(int(part) if part else 0 for part in (token.split(b"/") + [b"", b""])[:3])
+                for token in line.split()
+            ]
+            if len(corners) < 3:
+                raise ValueError(f"a face needs 3 corners, got {line!r}")
+            if polygons == "first":
+                triangles.append(corners[:3])
+            else:
+                triangles.extend([corners[0], b, c] for b, c in itertools.pairwise(corners[1:]))
+    except ValueError as error:
+        raise MalformedFileError(f"{name}: unreadable face line ({error})") from None
+    table = np.asarray(triangles, dtype=np.int64).reshape(-1, 3, 3) - 1
+    vertex, uv, normal = table[:, :, 0], table[:, :, 1], table[:, :, 2]
+    # An absent field, read as 0, became -1: that attribute is dropped for the whole mesh.
+    return vertex, (None if (uv == -1).any() else uv), (None if (normal == -1).any() else normal)
+
+
+def read_mtl_textures(data: bytes) -> dict[str, str]:
+    """Material name -> its ``map_Kd`` (diffuse texture) file name, from ``.mtl`` bytes.
+
+    Options before the file name (``map_Kd -s 1 1 1 skin.png``) are skipped: the name is the
+    statement's last token.
+    """
+    textures: dict[str, str] = {}
+    material = None
+    for raw in data.removeprefix(_BOM).splitlines():
+        keyword, _, rest = _COMMENT.sub(b"", raw).strip().partition(b" ")
+        if keyword == b"newmtl":
+            material = rest.strip().decode("utf-8", "replace")
+        elif keyword == b"map_Kd" and material is not None and rest.split():
+            textures.setdefault(material, rest.split()[-1].decode("utf-8", "replace"))
+    return textures

@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -23,10 +23,11 @@ from h3ds_hf.errors import (
     CatalogError,
     ChecksumError,
     MalformedFileError,
+    MissingFileError,
     UnknownRegionError,
 )
 from h3ds_hf.release.catalog import Catalog, catalog_for_version, load_catalog
-from h3ds_hf.release.obj import read_obj
+from h3ds_hf.release.obj import ObjAttributes, read_mtl_textures, read_obj, read_obj_attributes
 from h3ds_hf.release.sources import FolderSource, Source, ZipSource, file_md5, open_source
 from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES, GroundTruth
 
@@ -63,6 +64,19 @@ class SceneView:
     mask: bytes
     world_mat: np.ndarray
     scale_mat: np.ndarray
+
+
+@dataclass(frozen=True)
+class Texture:
+    """A texture image of a GT mesh.
+
+    Attributes:
+        name: its path in the release (e.g. '<scene>/full_head.png').
+        data: the file's bytes (PNG or JPEG), undecoded.
+    """
+
+    name: str
+    data: bytes
 
 
 class Release:
@@ -138,6 +152,50 @@ class Release:
         self.catalog.scene(scene_id)
         name = self.mesh_name(scene_id)
         return read_obj(self.source.read_bytes(name), name=name)
+
+    def mesh_attributes(self, scene_id: str, polygons: str = "fan") -> ObjAttributes:
+        """GT mesh with its texture coordinates, normals, vertex colours and material names
+        (see :func:`~h3ds_hf.release.obj.read_obj_attributes`)."""
+        self.catalog.scene(scene_id)
+        name = self.mesh_name(scene_id)
+        return read_obj_attributes(self.source.read_bytes(name), name=name, polygons=polygons)
+
+    def texture(self, scene_id: str, attributes: ObjAttributes) -> Texture | None:
+        """The texture image the GT mesh's ``mtllib`` / ``map_Kd`` name, if the scene folder
+        has it (the material ``usemtl`` selects, else the library's first); None otherwise.
+
+        The names come from the files: one that would leave the scene folder is refused.
+        """
+        if attributes.material_library is None:
+            return None
+        library = self._scene_file(scene_id, attributes.material_library)
+        try:
+            textures = read_mtl_textures(self.source.read_bytes(library))
+        except MissingFileError:
+            logger.warning("%s names %s, which is absent", self.mesh_name(scene_id), library)
+            return None
+        image = textures.get(attributes.material or "") or next(iter(textures.values()), None)
+        if image is None:
+            return None
+        # map_Kd names are relative to the .mtl file's folder.
+        name = self._scene_file(
+            scene_id, str(PurePosixPath(library).parent.relative_to(scene_id) / image)
+        )
+        try:
+            return Texture(name=name, data=self.source.read_bytes(name))
+        except MissingFileError:
+            logger.warning("%s names texture %s, which is absent", library, name)
+            return None
+
+    def _scene_file(self, scene_id: str, relative: str) -> str:
+        """``scene_id/relative`` as a release path; MalformedFileError if it would leave the
+        scene folder (absolute, '..', a drive)."""
+        pure = PurePosixPath(relative.replace("\\", "/"))
+        if pure.is_absolute() or ".." in pure.parts or ":" in relative or not pure.parts:
+            raise MalformedFileError(
+                f"{self.mesh_name(scene_id)}: {relative!r} is outside the scene folder"
+            )
+        return f"{scene_id}/{pure.as_posix()}"
 
     def landmarks(self, scene_id: str, n_vertices: int | None = None) -> dict[str, int]:
         """Landmark name -> GT vertex index, for the six H3DS landmarks."""

@@ -35,7 +35,7 @@ from PIL import Image
 
 from h3ds_hf.atomic import atomic_write_text, replace_folder
 from h3ds_hf.errors import OutputExistsError
-from h3ds_hf.release.obj import obj_bytes
+from h3ds_hf.release.obj import obj_bytes, textured_obj_bytes
 from h3ds_hf.release.zipcrypto import pack_zip
 from h3ds_hf.render.raster import project, rasterize
 from h3ds_hf.scene import LANDMARK_NAMES, GroundTruth
@@ -50,6 +50,7 @@ __all__ = [
     "synthetic_cameras",
     "synthetic_ground_truth",
     "synthetic_scene_id",
+    "synthetic_texture",
     "turned_camera",
     "write_synthetic_release",
 ]
@@ -536,16 +537,63 @@ def _catalog_text(
     return "\n".join(lines)
 
 
+#: Texture image size (width, height) of the textured variant: small, still readable.
+TEXTURE_SIZE = (64, 32)
+
+
+def synthetic_texture(
+    vertices: np.ndarray, faces: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, Image.Image]:
+    """UVs and texture image of a synthetic head: an equirectangular map of its albedo.
+
+    A vertex along direction (x, y, z) from the head centre gets u = 1/2 + atan2(x, z) / 2 pi,
+    v = 1/2 + asin(y) / pi. The ``vt`` list is written in reverse vertex order, so that the
+    faces' UV indices differ from their vertex indices (as in real scans, where they do).
+
+    Returns:
+        uvs: (N, 2) float64 in [0, 1]; face_uvs: (M, 3) int64 into ``uvs``; the (64 x 32)
+        RGB texture image.
+    """
+    directions = vertices / np.linalg.norm(vertices, axis=1, keepdims=True)
+    u = 0.5 + np.arctan2(directions[:, 0], directions[:, 2]) / (2 * np.pi)
+    v = 0.5 + np.arcsin(np.clip(directions[:, 1], -1, 1)) / np.pi
+    uvs = np.column_stack([u, v])[::-1].copy()
+    face_uvs = len(vertices) - 1 - np.asarray(faces, dtype=np.int64)
+    width, height = TEXTURE_SIZE
+    azimuth = ((np.arange(width) + 0.5) / width - 0.5) * 2 * np.pi
+    elevation = ((height - np.arange(height) - 0.5) / height - 0.5) * np.pi  # row 0: v = 1
+    az, el = np.meshgrid(azimuth, elevation)
+    grid = np.stack([np.cos(el) * np.sin(az), np.sin(el), np.cos(el) * np.cos(az)], axis=-1)
+    rgb = _albedo(grid.reshape(-1, 3)).reshape(height, width, 3)
+    return uvs, face_uvs, Image.fromarray(np.round(rgb * 255).astype(np.uint8), "RGB")
+
+
 def _write_scene(
     folder: Path,
     ground_truth: GroundTruth,
     cameras: SyntheticCameras,
     image_size: tuple[int, int],
     world_mats: np.ndarray,
+    textured: bool = False,
 ) -> None:
     """Write one scene's raw layout into ``folder`` (which must exist): photos and masks seen
-    by ``cameras``, and ``world_mats`` (V, 4, 4) as its calibration."""
-    (folder / "full_head.obj").write_bytes(obj_bytes(ground_truth.vertices, ground_truth.faces))
+    by ``cameras``, and ``world_mats`` (V, 4, 4) as its calibration; with ``textured``, the
+    OBJ has UVs and a material whose ``full_head.png`` is the texture."""
+    if textured:
+        uvs, face_uvs, texture = synthetic_texture(ground_truth.vertices, ground_truth.faces)
+        obj = textured_obj_bytes(
+            ground_truth.vertices,
+            ground_truth.faces,
+            uvs,
+            face_uvs,
+            material_library="full_head.mtl",
+            material="material_0",
+        )
+        (folder / "full_head.mtl").write_text("newmtl material_0\nKd 1 1 1\nmap_Kd full_head.png\n")
+        texture.save(folder / "full_head.png", format="PNG", compress_level=_PNG_COMPRESS_LEVEL)
+    else:
+        obj = obj_bytes(ground_truth.vertices, ground_truth.faces)
+    (folder / "full_head.obj").write_bytes(obj)
     landmarks = "".join(f"{name} {ground_truth.landmarks[name]}\n" for name in LANDMARK_NAMES)
     (folder / "landmarks.txt").write_text(landmarks)
     (folder / "regions").mkdir()
@@ -592,6 +640,7 @@ def write_synthetic_release(
     password: str | None = None,
     top_folder: str | None = None,
     turned_view: tuple[int, int, float] | None = None,
+    textured: bool = False,
 ) -> Path:
     """Write a synthetic release in the official raw layout, and its catalog.
 
@@ -629,6 +678,9 @@ def write_synthetic_release(
             the true camera but its ``world_mat`` is written turned by ``degrees`` about the
             camera's vertical axis (see :func:`turned_camera`), a bad calibration for
             ``h3ds-hf check`` to find.
+        textured: write each ``full_head.obj`` with UVs (``vt``, ``f v/vt``) and a material,
+            ``full_head.mtl``, whose ``map_Kd`` is ``full_head.png`` (see
+            :func:`synthetic_texture`), as the textured v2 release ships its scans.
 
     Returns:
         ``root`` as a Path.
@@ -662,7 +714,7 @@ def write_synthetic_release(
                 )
             scene_folder = staging / ground_truth.scene_id
             scene_folder.mkdir()
-            _write_scene(scene_folder, ground_truth, cameras, image_size, world_mats)
+            _write_scene(scene_folder, ground_truth, cameras, image_size, world_mats, textured)
             tags = ("h3d-net", "sira++") if index % 3 == 0 else ("sira++",)
             entries.append((ground_truth.scene_id, tags, count, _views_configs(cameras)))
             logger.debug("wrote synthetic scene %s (%d views)", ground_truth.scene_id, count)
