@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "prepare",
     "push",
     "card",
+    "space",
     "demo",
 )
 
