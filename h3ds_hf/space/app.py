@@ -24,8 +24,13 @@ from huggingface_hub import HfApi
 
 from h3ds_hf.benchmark.batch import EvaluationOptions, evaluate_folder
 from h3ds_hf.errors import H3DSError
-from h3ds_hf.evaluation import LANDMARKS_SUFFIX, PREDICTION_SUFFIXES, PROTOCOLS, load_prediction
-from h3ds_hf.evaluation import read_landmarks
+from h3ds_hf.evaluation import (
+    LANDMARKS_SUFFIX,
+    PREDICTION_SUFFIXES,
+    PROTOCOLS,
+    load_prediction,
+    read_landmarks,
+)
 from h3ds_hf.space.errormesh import colour_bar_html, write_error_glb
 from h3ds_hf.space.leaderboard import (
     COLUMNS,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -107,8 +108,7 @@ def _model_values(
     """task id -> value of one model's results file, for this dataset; None if unreadable."""
     try:
         path = api.hf_hub_download(model_id, filename)
-        with open(path, encoding="utf-8") as handle:
-            document = yaml.safe_load(handle)
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         entries = parse_eval_result_entries(document if isinstance(document, list) else [])
     except (*HUB_FAILURES, yaml.YAMLError, KeyError, TypeError, ValueError) as error:
         logger.warning("cannot read %s of %s: %s", filename, model_id, error)
