@@ -26,7 +26,7 @@ gr = pytest.importorskip("gradio")  # the `space` extra; CI installs it
 from hub_stub import HubStub  # noqa: E402
 from huggingface_hub import EvalResultEntry, eval_result_entries_to_yaml  # noqa: E402
 
-from h3ds_hf.benchmark.report import load_results  # noqa: E402
+from h3ds_hf.benchmark.report import EvaluationRun, load_results  # noqa: E402
 from h3ds_hf.cli import main  # noqa: E402
 from h3ds_hf.evaluation import SceneEvaluator, load_prediction  # noqa: E402
 from h3ds_hf.hub.ground_truth import open_ground_truth  # noqa: E402
@@ -71,11 +71,13 @@ def predictions(synthetic, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def archive(predictions) -> Path:
-    """The predictions folder zipped under its own name, as a user zips it."""
+    """The predictions folder zipped under its own name, as a user zips it, with a file of a
+    views config the dataset does not hold."""
     path = predictions.parent / "my-method.zip"
     with zipfile.ZipFile(path, "w") as zf:
         for file in sorted(predictions.iterdir()):
             zf.write(file, f"my-method/{file.name}")
+        zf.writestr("my-method/0000abdb093ccf08_99.ply", b"not scored")
     return path
 
 
@@ -156,14 +158,17 @@ def test_scene_and_views_from_the_file_name_else_a_dropdown_without_value(
         app.score([str(renamed)], None, None, "h3ds")
     scene_id = mesh.stem.rsplit("_", 1)[0]
     chosen = app.score([str(renamed)], scene_id, VIEWS, "h3ds")
-    named = app.score([str(mesh)], None, None, "h3ds")
-    assert chosen[2] == named[2] and [row[:3] for row in named[2]] == [[scene_id, VIEWS, "ok"]]
+    assert [row[:3] for row in chosen[2]] == [[scene_id, VIEWS, "ok"]]
 
 
-def test_a_zip_scores_like_h3ds_hf_evaluate(app, prepared, predictions, archive, tmp_path):
-    _note, table, rows, results, command, shown, model, state = app.score(
-        [str(archive)], None, None, "h3ds"
-    )
+@pytest.fixture(scope="module")
+def scored_zip(app, archive) -> tuple:
+    return app.score([str(archive)], None, None, "h3ds")
+
+
+def test_a_zip_scores_like_h3ds_hf_evaluate(app, scored_zip, prepared, predictions, tmp_path):
+    note, table, rows, results, command, shown, model, state = scored_zip
+    assert "1 file(s) not scored" in note and "0000abdb093ccf08_99.ply" in note
     expected = tmp_path / "cli.json"
     assert main(
         ["evaluate", "--source", str(prepared), "--predictions", str(predictions),
@@ -173,6 +178,7 @@ def test_a_zip_scores_like_h3ds_hf_evaluate(app, prepared, predictions, archive,
     assert ours == load_results(expected)
     cell = "{face_chamfer_mm:.2f} / {head_chamfer_mm:.2f}".format(**ours["summary"][VIEWS])
     assert f"| my-method | {cell} |" in table
+    assert "published" not in table  # a custom catalog has no published results
     assert len(rows) == 3 and all(row[2] == "ok" for row in rows)
     assert "h3ds-hf card --results results.json" in command
     assert shown["choices"] == [f"{r['scene_id']}_{VIEWS}" for r in ours["results"]]
@@ -182,16 +188,11 @@ def test_a_zip_scores_like_h3ds_hf_evaluate(app, prepared, predictions, archive,
         app.show_error("../../etc_3", state)
 
 
-def test_the_published_results_stand_beside_the_table(app, archive):
-    run_table = app.score([str(archive)], None, None, "h3ds")[1]
-    assert "published" not in run_table  # a custom catalog has no published results
-    from dataclasses import replace
-
-    from h3ds_hf.benchmark.report import EvaluationRun
-
+def test_the_published_results_stand_beside_the_table():
     run = EvaluationRun("m", "h3ds", ("face", "head"), "v2", "0.4", ["3", "8"], [], [], {})
-    table = benchmark_table(replace(run))
-    assert "| SIRA++ (published) | 1.18 / 9.70 | 1.18 / 5.28 |" in table
+    assert "| SIRA++ (published) | 1.18 / 9.70 | 1.18 / 5.28 |" in benchmark_table(run)
+    surface = EvaluationRun("m", "surface", ("face", "head"), "v2", "0.4", ["3"], [], [], {})
+    assert "published" not in benchmark_table(surface)
 
 
 def test_the_3d_view_is_the_aligned_prediction_coloured_by_its_error(prepared, predictions):

@@ -261,13 +261,22 @@ class SpaceApp:
             shutil.rmtree(work, ignore_errors=True)
             raise
         ok = [f"{r.scene_id}_{r.views_config}" for r in run.results if r.status == "ok"]
+        scored = {r.prediction for r in run.results}
+        ignored = sorted(
+            p.name for p in folder.iterdir() if is_mesh_file(p.name) and p.name not in scored
+        )
+        note = table_note(run)
+        if ignored:
+            shown = ", ".join(ignored[:5]) + (", ..." if len(ignored) > 5 else "")
+            note += f"; {len(ignored)} file(s) not scored (not a scene and views config of the "
+            note += f"dataset): {shown}"
         state = Scored(work, folder, ok)
         model = self._error_view(state, ok[0]) if ok else None
         rows = [[*row[:-1], one_line(row[-1]) if row[-1] else ""] for row in scene_rows(run)]
         if upload.mesh is not None:  # one scene: the others are not "missing"
             rows = [row for row in rows if row[2] != "missing"]
         return (
-            table_note(run),
+            note,
             benchmark_table(run),
             rows,
             str(results),
@@ -359,7 +368,7 @@ def build_demo(settings: SpaceSettings | None = None, api: HfApi | None = None) 
                 scene = gr.Dropdown(label="scene", choices=[], value=None, visible=False)
                 views = gr.Dropdown(label="views config", choices=[], value=None, visible=False)
                 protocol = gr.Radio(list(PROTOCOLS), value="h3ds", label="protocol")
-            button = gr.Button("Score", variant="primary")
+            button = gr.Button("Score", variant="primary", elem_id="score")
             note = gr.Markdown()
             table = gr.Markdown()
             scenes = gr.Dataframe(headers=SCENE_COLUMNS, label="per scene", interactive=False)
