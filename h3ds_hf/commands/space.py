@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         args.space_parser.error("--push needs --space-id ORG/NAME")
     if (args.space_id or args.secret or args.private) and not args.push:
         args.space_parser.error("--space-id, --secret and --private go with --push")
+    if args.push and args.dataset_id == PLACEHOLDER_REPO_ID:
+        args.space_parser.error(f"--push needs --dataset-id ORG/NAME (or ${DATASET_ID_ENV})")
     secrets = {}
     for name in args.secret:
         value = os.environ.get(name)

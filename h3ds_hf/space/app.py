@@ -60,8 +60,8 @@ logger = logging.getLogger(__name__)
 
 #: How long the leaderboard read from the Hub is reused, in seconds.
 LEADERBOARD_TTL_S = 300.0
-#: Absolute directory prefixes, removed from every message shown in the page.
-_DIRECTORIES = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[/\\](?:[^/\\\s'\"]+[/\\])+")
+#: Absolute directory prefixes, removed from every message shown in the page (not URLs).
+_DIRECTORIES = re.compile(r"(?<![\w.:/])(?:[A-Za-z]:)?[/\\](?:[^/\\\s'\"]+[/\\])+")
 
 INTRO = """# H3DS chamfer
 Chamfer distance (mm) of few-view 3D head reconstructions to the H3DS ground-truth scans:
