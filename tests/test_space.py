@@ -303,6 +303,25 @@ def test_the_blocks_scored_through_gradio_client(prepared, archive, monkeypatch)
         demo.close()
 
 
+def test_the_blocks_start_without_a_dataset(archive, monkeypatch):
+    from gradio_client import Client, handle_file
+
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    demo = build_demo(SpaceSettings(None))
+    demo.launch(
+        server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True
+    )
+    try:
+        client = Client(demo.local_url, verbose=False, download_files=False)
+        status, _scenes, _views = client.predict(api_name="/status")
+        assert "Not configured yet" in status and "H3DS_DATASET" in status
+        with pytest.raises(Exception, match="no dataset configured") as caught:
+            client.predict([handle_file(str(archive))], None, None, "h3ds", api_name="/score")
+        assert "\n" not in str(caught.value) and "Traceback" not in str(caught.value)
+    finally:
+        demo.close()
+
+
 # ------------------------------------------------------------------------------ h3ds-hf space
 
 

@@ -383,7 +383,7 @@ def build_demo(settings: SpaceSettings | None = None, api: HfApi | None = None) 
                 clear_color=(1.0, 1.0, 1.0, 1.0),
             )
             gr.HTML(colour_bar_html())
-            state = gr.State(None, delete_callback=_remove_work)
+            state = gr.State(None, time_to_live=3600, delete_callback=_remove_work)
         with gr.Tab("Leaderboard"):
             board_note = gr.Markdown()
             with gr.Row():
