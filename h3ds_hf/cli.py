@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "check",
     "push",
     "card",
+    "space",
     "demo",
 )
 

@@ -8,7 +8,9 @@ code): ``whoami-v2`` (with the token's role and orgs), ``repos/create``, ``valid
 server is needed; the oid of files already there, so unchanged files are skipped),
 ``commit`` (NDJSON; ``create_pr=1`` opens ``refs/pr/N`` and leaves main alone), ``settings``
 (gated / private / visibility), repo info (``/revision/{rev}`` too), ``tree`` and
-``paths-info`` listings, and ``resolve`` (HEAD and GET of a file, with byte ranges).
+``paths-info`` listings, ``resolve`` (HEAD and GET of a file, with byte ranges), and a
+dataset's ``leaderboard`` (what :attr:`HubStub.leaderboards` holds for it; a dataset with none
+is not a registered benchmark: 404 without an error code, as for an unknown route).
 
 Access follows the Hub: a missing or private repo is 404 ``RepoNotFound`` (401 without a
 token); a gated repo's info and file listing are public, while its files are 401 ``GatedRepo``
@@ -55,6 +57,7 @@ _RESOLVE = re.compile(
     r"^/(?:(?P<types>datasets|spaces)/)?(?P<repo>[^/]+/[^/]+)/resolve/"
     r"(?P<rev>(?:refs%2Fpr%2F\d+)|[^/]+)/(?P<path>.+)$"
 )
+_LEADERBOARD = re.compile(r"^/api/datasets/(?P<repo>[^/]+/[^/]+)/leaderboard/?$")
 _PR_REVISION = re.compile(r"^refs(?:%2F|/)pr(?:%2F|/)(\d+)$")
 
 
@@ -132,6 +135,9 @@ class HubStub:
         self.repos: dict[tuple[str, str], Repo] = {}
         self.granted: set[tuple[str, str]] = set()  # (user, repo_id)
         self.requests: list[Request] = []
+        #: Dataset id -> its leaderboard, the JSON list ``/api/datasets/{id}/leaderboard``
+        #: answers (entries as the Hub sends them: rank, modelId, value, filename, ...).
+        self.leaderboards: dict[str, list[dict[str, Any]]] = {}
         self.lifetime = lifetime
         self.max_requests = max_requests
         self._lock = threading.Lock()
@@ -378,6 +384,14 @@ def _handler_for(hub: HubStub) -> type[BaseHTTPRequestHandler]:
             if path == "/api/validate-yaml" and self.command == "POST":
                 self._body()
                 return self._send(200, {"errors": [], "warnings": []})
+            match = _LEADERBOARD.match(path)
+            if match and self.command == "GET":
+                repo = hub.repos.get(("dataset", match["repo"]))
+                if not self._visible(repo, user):
+                    return None
+                if match["repo"] not in hub.leaderboards:
+                    return self._error(404, None, "This dataset does not have a leaderboard")
+                return self._send(200, hub.leaderboards[match["repo"]])
             match = _API_REPO.match(path)
             if match:
                 repo_type = _TYPES[match["types"]]

@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("h3ds_hf.synthetic", "h3ds_hf.benchmark"),
     ("h3ds_hf.hub", "h3ds_hf.loading_script"),
     ("h3ds_hf.metric", "h3ds_hf.dropin", "h3ds_hf.export"),
+    ("h3ds_hf.space",),
     ("h3ds_hf.demo",),
     ("h3ds_hf.commands",),
     ("h3ds_hf.cli",),

@@ -5,7 +5,6 @@ Also the distributed mode: two processes add their share, process 0 computes ove
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -182,24 +181,3 @@ def test_distributed_compute_merges_both_processes(prepared, rows, predictions, 
     )
     assert merged["scenes"] == len(rows) == 3
     assert merged["face_chamfer_mm"] == pytest.approx(expected["face_chamfer_mm"], rel=1e-12)
-
-
-def test_space_app_scores_an_upload_against_the_dataset(prepared, rows, predictions, monkeypatch):
-    """app.py without gradio: its scoring function, ground truth from a prepared folder."""
-    monkeypatch.setenv("H3DS_DATASET", str(prepared))
-    spec = importlib.util.spec_from_file_location("h3ds_app", Path(metric_path()) / "app.py")
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
-    row = rows[0]
-    path = predictions / f"{row['scene_id']}_{VIEWS}.obj"
-    with_landmarks = app.score(str(path), row["scene_id"], "h3ds", json.dumps(row["landmarks"]))
-    metric = evaluate.load(metric_path(), keep_in_memory=True)
-    vertices, faces = _reconstruction(row, 0)
-    expected = metric.compute(
-        predictions=[{"vertices": vertices, "faces": faces, "landmarks": row["landmarks"]}],
-        references=[row],
-    )
-    assert with_landmarks["face_chamfer_mm"] == expected["face_chamfer_mm"]
-    assert "per_scene" not in with_landmarks
-    with pytest.raises(ValueError, match="unknown scene"):
-        app.score(str(path), "nope", "h3ds")
