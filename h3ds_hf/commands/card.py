@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from h3ds_hf.errors import HubError
-from h3ds_hf.hub.calls import check_repo_id
-from h3ds_hf.hub.card_hub import hub_api, push_card_files, read_hub
+from h3ds_hf.hub.calls import check_repo_id, hub_api
+from h3ds_hf.hub.card_hub import push_card_files, read_hub
 from h3ds_hf.hub.dataset_card import PLACEHOLDER_REPO_ID
 from h3ds_hf.hub.eval_yaml import (
     EVAL_YAML,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from h3ds_hf.commands.card import DATASET_ID_ENV
 from h3ds_hf.errors import H3DSError
+from h3ds_hf.hub.calls import hub_api
 from h3ds_hf.hub.dataset_card import PLACEHOLDER_REPO_ID
-from h3ds_hf.hub.model_card import hub_api
 from h3ds_hf.space.folder import SDK_VERSION, push_space, write_space
 from h3ds_hf.space.settings import DATASET_ENV, TOKEN_ENV
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx2
-from huggingface_hub import constants, get_token
+from huggingface_hub import HfApi, constants, get_token
 from huggingface_hub.errors import (
     HfHubHTTPError,
     HFValidationError,
@@ -47,6 +47,18 @@ def check_repo_id(repo_id: str, what: str = "repository") -> str:
             "'-', '_' and '.'"
         ) from None
     return repo_id
+
+
+def hub_api(endpoint: str | None = None, *, token_required: bool = True) -> HfApi:
+    """An HfApi with the user's token (``HF_TOKEN`` or the login cache), if any.
+
+    Raises:
+        HubError: ``token_required`` and no token is available.
+    """
+    token = get_token()
+    if not token and token_required:
+        raise HubError("no Hugging Face token: set HF_TOKEN or run `hf auth login`")
+    return HfApi(endpoint=endpoint, token=token or None)
 
 
 def endpoint_of(endpoint: str | None = None) -> str:

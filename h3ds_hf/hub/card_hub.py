@@ -9,25 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from huggingface_hub import CommitOperationAdd, HfApi, get_token
+from huggingface_hub import CommitOperationAdd, HfApi
 from huggingface_hub.errors import RepositoryNotFoundError
 
 from h3ds_hf.errors import HubError
 from h3ds_hf.hub.calls import HUB_FAILURES, failed_step
 from h3ds_hf.hub.model_card import EVAL_RESULTS_PATH, README_PATH, CardFiles, ExistingCard
 from h3ds_hf.hub.untrusted import utf8_text
-
-
-def hub_api(endpoint: str | None = None, *, token_required: bool = True) -> HfApi:
-    """An HfApi with the user's token (``HF_TOKEN`` or the login cache), if any.
-
-    Raises:
-        HubError: ``token_required`` and no token is available.
-    """
-    token = get_token()
-    if not token and token_required:
-        raise HubError("no Hugging Face token: set HF_TOKEN or run `hf auth login`")
-    return HfApi(endpoint=endpoint, token=token or None)
 
 
 def read_hub(api: HfApi, model_id: str) -> ExistingCard:

@@ -23,9 +23,12 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 from h3ds_hf.benchmark.names import REPORTED_REGIONS, task_id
 from h3ds_hf.benchmark.published import PUBLISHED_RESULTS, published_views_configs
-from h3ds_hf.hub.calls import HUB_FAILURES, failure_reason
+from h3ds_hf.hub.calls import HUB_FAILURES, hub_failure, without_secrets
 
 logger = logging.getLogger(__name__)
+
+#: The step named when the leaderboard cannot be read.
+_READING = "reading the Hub leaderboard"
 
 #: Columns of a leaderboard table.
 COLUMNS = ["rank", "method", "face (mm)", "head (mm)", "source"]
@@ -82,9 +85,9 @@ def fetch_hub_results(api: HfApi, dataset_id: str | None) -> HubResults:
                 "leaderboard): only the published results"
             )
             return HubResults({}, {}, note)
-        return HubResults({}, {}, f"the Hub leaderboard cannot be read ({failure_reason(error)})")
+        return HubResults({}, {}, without_secrets(hub_failure(error, step=_READING)))
     except HUB_FAILURES as error:
-        return HubResults({}, {}, f"the Hub leaderboard cannot be read ({failure_reason(error)})")
+        return HubResults({}, {}, without_secrets(hub_failure(error, step=_READING)))
     values: dict[str, dict[str, float]] = {}
     verified: dict[str, bool] = {}
     unread = 0
