@@ -6,18 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from h3ds_hf.benchmark.report import load_results
-from h3ds_hf.hub.dataset_card import PLACEHOLDER_REPO_ID
-from h3ds_hf.hub.model_card import (
-    EVAL_RESULTS_PATH,
-    build_card_files,
-    check_dataset_id,
-    hub_api,
-    push_card_files,
-    read_hub,
-    read_local,
-    write_card_files,
-)
+from h3ds_hf.hub.names import EVAL_RESULTS_PATH, PLACEHOLDER_REPO_ID
 
 #: Environment variable giving the default --dataset-id.
 DATASET_ID_ENV = "H3DS_DATASET_ID"
@@ -60,6 +49,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported when run, so that `h3ds-hf --help` does not load the Hub stack.
+    from h3ds_hf.benchmark.report import load_results
+    from h3ds_hf.hub.model_card import (
+        build_card_files,
+        check_dataset_id,
+        hub_api,
+        push_card_files,
+        read_hub,
+        read_local,
+        write_card_files,
+    )
+
     if args.output is None and not args.push:
         args.card_parser.error("give --output DIR, --push, or both")
     if args.create_pr and not args.push:

@@ -22,7 +22,7 @@ from trimesh.triangles import closest_point
 
 from h3ds_hf.evaluation.blocktree import SearchTree, build_tree, node_boxes, triangle_squared
 from h3ds_hf.evaluation.neighbors import as_points, spatial_order
-from h3ds_hf.evaluation.parallel import KERNEL_LOCK
+from h3ds_hf.evaluation.parallel import kernel_threads
 
 # Triangles per leaf: 16 was fastest on the benchmark meshes (4: +15%, 8: +6%).
 _LEAFSIZE = 16
@@ -83,7 +83,7 @@ def point_triangle_distance(points: np.ndarray, corners: np.ndarray) -> np.ndarr
     """
     points = np.ascontiguousarray(np.asarray(points, dtype=np.float64).T)
     corners = np.ascontiguousarray(np.asarray(corners, dtype=np.float64).T)
-    with KERNEL_LOCK:
+    with kernel_threads(len(points)):
         return np.sqrt(_paired_squared(points, corners))
 
 

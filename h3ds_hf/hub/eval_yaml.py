@@ -17,10 +17,8 @@ import yaml
 
 from h3ds_hf.benchmark.names import REPORTED_REGIONS, config_sort_key, parse_config_name, task_id
 from h3ds_hf.errors import H3DSError
+from h3ds_hf.hub.names import EVALUATION_FRAMEWORK
 from h3ds_hf.release.catalog import Catalog
-
-#: The framework named by default: this package, until the Hub lists a framework for it.
-EVALUATION_FRAMEWORK = "h3ds-hf"
 
 #: The specification as data: key -> (type, required); "tasks" items follow TASK_SCHEMA.
 SCHEMA: dict[str, tuple[type, bool]] = {

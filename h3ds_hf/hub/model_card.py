@@ -44,13 +44,12 @@ from huggingface_hub.errors import (
 from h3ds_hf.atomic import atomic_write_text
 from h3ds_hf.benchmark.names import REPORTED_REGIONS, SPLITS, config_name, task_id
 from h3ds_hf.errors import H3DSError, HubError
-from h3ds_hf.hub.dataset_card import PLACEHOLDER_REPO_ID
+from h3ds_hf.hub.names import EVAL_RESULTS_PATH, PLACEHOLDER_REPO_ID
 
 logger = logging.getLogger(__name__)
 
 #: Where the card and the eval results live in the model repository.
 README_PATH = "README.md"
-EVAL_RESULTS_PATH = ".eval_results/h3ds.yaml"
 #: Pretty name of the benchmark in model-index.
 DATASET_NAME = "H3DS"
 #: Hub task of few-view head reconstruction (a pipeline tag).
