@@ -12,7 +12,9 @@ HEAVY = ("datasets", "pyarrow", "trimesh", "numba", "huggingface_hub")
 
 def _loaded_after(code: str) -> list[str]:
     """Heavy modules loaded in a fresh interpreter after running ``code``."""
-    script = f"{code}\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    script = (
+        f"{code}\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
