@@ -4,7 +4,7 @@ Measures whole processes, as a user runs them:
 
 - ``h3ds-hf --help`` and ``h3ds-hf info FOLDER`` (best of 5 runs each; target <= 0.5 s);
 - ``h3ds-hf extract ARCHIVE DIR`` against ``unzip -q -P TOKEN ARCHIVE -d DIR`` on the same
-  ZipCrypto archive (realistic ~1.5 MB photos, built by bench_archive.py's builder), MB of
+  ZipCrypto archive (realistic ~1.5 MB photos, as in bench_archive.py), MB of
   archive per second, alternating the two, best of 3 each (target >= 0.9x).
 
 Run: ``python bench/bench_startup.py [--scenes 2] [--views 40]`` (needs ``unzip``; ~1 min).
@@ -22,7 +22,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_archive import PASSWORD, build_archive
+from bench_archive import PASSWORD, realistic_photos
+
+from h3ds_hf.release.zipcrypto import pack_zip
+from h3ds_hf.synthetic.release import write_synthetic_release
 
 CLI = [sys.executable, "-m", "h3ds_hf.cli"]
 
@@ -47,10 +50,13 @@ def main() -> None:
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the run")
     with tempfile.TemporaryDirectory(prefix="h3ds-bench-") as tmp:
         root = Path(tmp)
-        archive = build_archive(root, args.scenes, args.views)
-        folder = root / f"release-{args.scenes}"
-        catalog = folder / "catalog.toml"
-        catalog_args = ["--catalog", str(catalog)] if catalog.is_file() else []
+        catalog = root / "catalog.toml"
+        folder = write_synthetic_release(
+            root / "release", scenes=args.scenes, views=args.views, catalog_path=catalog
+        )
+        realistic_photos(folder)
+        archive = pack_zip(folder, root / "release.zip", PASSWORD, top_folder="h3ds")
+        catalog_args = ["--catalog", str(catalog)]
         print(f"h3ds-hf --help: {best_of(5, CLI + ['--help']):.2f} s")
         info = best_of(5, CLI + ["info", str(folder), *catalog_args])
         print(f"h3ds-hf info FOLDER: {info:.2f} s")
