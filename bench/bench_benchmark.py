@@ -2,8 +2,8 @@
 
 A synthetic release shaped like H3DS v2 (59 scenes, views configs 1/3/4/6/8/16/32; GT heads of
 163,842 vertices, like the real scans' ~150-170k; the scenes share one head geometry) and one
-reconstruction per scene and views config (413 PLY files with landmarks). Predictions have the GT's vertex count: methods of the
-papers mesh their implicit surfaces by marching cubes at a resolution giving 100k-300k vertices
+reconstruction per scene and views config (413 PLY files with landmarks). Predictions have the
+GT's vertex count: methods of the papers mesh their implicit surfaces by marching cubes at a resolution giving 100k-300k vertices
 per head, and a prediction the size of the GT is the middle of that range; they are perturbed
 (a bulge and noise that shrink with more views), a few percent of triangles dropped, and placed
 in their own frame (rotation ~4 degrees, scale 0.9-1.1, ~15 mm shift) that the landmarks undo
