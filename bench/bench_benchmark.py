@@ -1,20 +1,21 @@
 """Benchmark: a whole v2-shaped benchmark scored end to end by ``h3ds-hf evaluate``.
 
-A synthetic release shaped like H3DS v2 (59 scenes, views configs 1/3/4/6/8/16/32; GT heads of
-163,842 vertices, like the real scans' ~150-170k; the scenes share one head geometry) and one
-reconstruction per scene and views config (413 PLY files with landmarks). Predictions have the
-GT's vertex count: methods of the papers mesh their implicit surfaces by marching cubes at a resolution giving 100k-300k vertices
-per head, and a prediction the size of the GT is the middle of that range; they are perturbed
-(a bulge and noise that shrink with more views), a few percent of triangles dropped, and placed
-in their own frame (rotation ~4 degrees, scale 0.9-1.1, ~15 mm shift) that the landmarks undo
-coarsely (h3ds_hf.synthetic.predictions).
+A synthetic release shaped like H3DS v2: 59 scenes, views configs 1/3/4/6/8/16/32, GT heads
+of 163,842 vertices (the real scans have ~150-170k; the scenes share one head geometry, under
+distinct scene ids), and one reconstruction per scene and views config: 413 PLY files with
+landmarks. Predictions have the GT's vertex count: the papers' methods mesh their implicit
+surfaces by marching cubes at resolutions giving 100k-300k vertices per head, and the GT's
+size is the middle of that range. They are perturbed (a bulge and noise that shrink with more
+views), lose a few percent of their triangles, and sit in their own frame (rotation ~4
+degrees, scale 0.9-1.1, ~15 mm shift) that the landmarks undo coarsely
+(:mod:`h3ds_hf.synthetic.predictions`).
 
-Prints the wall time of the whole ``h3ds-hf evaluate`` process (start-up, reading, scoring,
-writing), then the reference h3ds 0.4.0's time on a sample of the same pairs (``--sample``,
-face and head, files loaded as its users do) extrapolated to all of them, and the ratio.
+Prints the wall time of each whole ``h3ds-hf evaluate`` process (start-up, reading, scoring,
+writing) per ``--jobs`` value, whether their results are identical, then the reference
+h3ds 0.4.0's time on a sample of the same pairs (``--sample``, face and head, files loaded as
+its users do) extrapolated to all of them, and the ratio.
 
-Run: ``python bench/bench_benchmark.py [--scenes 59] [--jobs 1,2] [--sample 2]`` (writing the
-inputs takes a few minutes; the scoring itself is what is timed).
+Run: ``python bench/bench_benchmark.py [--scenes 59] [--jobs 1,2] [--sample 2]``.
 """
 
 from __future__ import annotations
