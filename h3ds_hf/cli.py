@@ -20,6 +20,8 @@ COMMANDS: tuple[str, ...] = (
     "extract",
     "evaluate",
     "prepare",
+    "export",
+    "check",
     "push",
     "card",
     "demo",

@@ -4,8 +4,8 @@ Generates a synthetic mini-H3DS (never the real data) packed like the official r
 ZipCrypto archive, reads it in place with a throw-away access token, loads a scene with the
 drop-in ``H3DS`` class, writes perturbed reconstructions, scores them with the official
 protocol and prints the paper's "face / head" table, then walks the Hugging Face side: a
-prepared Hub-ready dataset read with ``load_dataset``, the ``h3ds_chamfer`` metric, and a
-model card with the results.
+prepared Hub-ready dataset read with ``load_dataset``, the ``h3ds_chamfer`` metric, a model
+card with the results, and one scene exported for nerfstudio.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from datasets import load_dataset
 from h3ds_hf.benchmark.batch import evaluate_folder
 from h3ds_hf.benchmark.report import load_results
 from h3ds_hf.dataset import H3DS
+from h3ds_hf.export.scene import ExportOptions, export_scene
 from h3ds_hf.hub.dataset_card import PLACEHOLDER_REPO_ID
+from h3ds_hf.hub.eval_yaml import read_local_tasks
 from h3ds_hf.hub.model_card import build_card_files, write_card_files
 from h3ds_hf.hub.prepare import prepare_dataset
 from h3ds_hf.metric import metric_path
@@ -101,8 +103,14 @@ def run_demo(output: Path, say: Callable[[str], None], *, progress: bool = True)
     )
 
     card = build_card_files(
-        load_results(results), model_id="demo/synthetic-method", dataset_id=PLACEHOLDER_REPO_ID
+        load_results(results),
+        model_id="demo/synthetic-method",
+        dataset_id=PLACEHOLDER_REPO_ID,
+        tasks=read_local_tasks(prepared),  # only the tasks the prepared dataset defines
     )
     readme, eval_results = write_card_files(card, output / "model-card")
     say(f"7. Model card: {readme} (model-index) and {eval_results}")
+
+    exported = export_scene(release, scene_id, "3", output / "export", ExportOptions("nerfstudio"))
+    say(f"8. nerfstudio export of scene {scene_id} (3 views): {exported / 'transforms.json'}")
     return results

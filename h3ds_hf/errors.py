@@ -83,6 +83,10 @@ class EvaluationError(H3DSError, ValueError):
     """A reconstruction cannot be scored (invalid mesh, landmarks, degenerate alignment)."""
 
 
+class ExportError(H3DSError, ValueError):
+    """An export or camera check cannot be made as asked (format, options, thresholds)."""
+
+
 class HubError(H3DSError):
     """A Hugging Face Hub operation failed (no token, no access, repository missing)."""
 

@@ -47,8 +47,8 @@ _DESCRIPTION = (
     "H3DS: 3D human heads. Per scene: the ground-truth scan (mm), calibrated photos and masks "
     "of the config's views, landmarks and regions."
 )
-#: Version of the row layout; bump when the features change.
-_VERSION = datasets.Version("1.0.0")
+#: Version of the row layout; bump when the features change (1.1.0: `mesh_preview`).
+_VERSION = datasets.Version("1.1.0")
 
 
 @dataclass

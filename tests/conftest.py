@@ -76,8 +76,9 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> SyntheticRelease:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """In CI the reference oracle must be importable, so that its parity tests cannot be
-    skipped silently (they use importorskip for developers without it)."""
+    """In CI the reference oracle and the real clients (OpenCV, pycolmap) must be importable,
+    so that their tests cannot be skipped silently (they use importorskip for developers
+    without them)."""
     if not os.environ.get("CI"):
         return
     import importlib
@@ -85,7 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
     import numpy as np
 
     np.int = int  # h3ds 0.4.0 still uses the alias numpy 1.24 removed
-    for module in ("cv2", "h3ds.dataset"):
+    for module in ("cv2", "h3ds.dataset", "pycolmap"):
         try:
             importlib.import_module(module)
         except ImportError as error:

@@ -78,3 +78,17 @@ def test_configs_sort_numerically_in_the_card_metadata():
     expected.append("all-views")
     assert [entry["config_name"] for entry in data["configs"]] == expected
     assert [entry["config_name"] for entry in data["dataset_info"]] == expected
+
+
+def test_a_folder_of_all_views_only_declares_no_benchmark(synthetic, tmp_path):
+    from h3ds_hf.hub.prepare import prepare_dataset
+
+    output = tmp_path / "all"
+    prepare_dataset(
+        synthetic.folder,
+        output,
+        catalog_path=synthetic.catalog_path,
+        configs=["all-views"],
+        progress=False,
+    )
+    assert (output / "README.md").is_file() and not (output / "eval.yaml").exists()

@@ -208,4 +208,4 @@ def test_an_unreachable_hub_source_is_one_line(monkeypatch: pytest.MonkeyPatch, 
     assert main(["info", "org/nothing-here"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert f"reading the dataset's information failed on {url}" in err
+    assert f"cannot reach the Hub at {url} (reading the dataset's information)" in err

@@ -29,11 +29,12 @@ SHIPPED = {
 #: Layers, lowest first: a module may import its own component and anything strictly lower.
 LAYERS: list[tuple[str, ...]] = [
     ("h3ds_hf.errors", "h3ds_hf.scene", "h3ds_hf.atomic", "h3ds_hf.distribution"),
+    ("h3ds_hf.render",),
     ("h3ds_hf.release",),
     ("h3ds_hf.evaluation",),
     ("h3ds_hf.synthetic", "h3ds_hf.benchmark"),
     ("h3ds_hf.hub", "h3ds_hf.loading_script"),
-    ("h3ds_hf.metric", "h3ds_hf.dataset"),
+    ("h3ds_hf.metric", "h3ds_hf.dataset", "h3ds_hf.export"),
     ("h3ds_hf.demo",),
     ("h3ds_hf.commands",),
     ("h3ds_hf.cli",),

@@ -30,3 +30,9 @@ def catalog_from_arguments(args: argparse.Namespace) -> Catalog | None:
     if args.release is not None:
         return load_catalog(args.release)
     return None
+
+
+def views_argument(text: str) -> str | None:
+    """A --views value: a views config id ('3'), or None for 'all'."""
+    text = text.strip()
+    return None if text == "all" else text

@@ -15,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run the whole pipeline on a synthetic mini-H3DS",
         description="Generate a synthetic mini-H3DS (never the real data), read it from its "
         "encrypted zip, evaluate perturbed reconstructions and print the face / head table, "
-        "then prepare it as a Hub dataset, score it with the metric and write a model card.",
+        "then prepare it as a Hub dataset, score it with the metric, write a model card and "
+        "export one scene for nerfstudio.",
     )
     parser.add_argument(
         "--output", type=Path, metavar="DIR", help="new folder for everything (default: a temp one)"

@@ -8,6 +8,7 @@
 - :mod:`h3ds_hf.hub.prepare`: ``h3ds-hf prepare``, the Hub-ready Parquet folder;
 - :mod:`h3ds_hf.hub.prepared`: ground truth read back from a prepared or downloaded folder;
 - :mod:`h3ds_hf.hub.ground_truth`: ``open_ground_truth``, a raw release or a Hub folder;
+- :mod:`h3ds_hf.hub.views`: ``open_scene_views``, the same with each view's files and camera;
 - :mod:`h3ds_hf.hub.dataset_card`: its README.md card and eval.yaml;
 - :mod:`h3ds_hf.hub.push`: ``h3ds-hf push``, publishing with manual gating;
 - :mod:`h3ds_hf.hub.access`: ``load_h3ds``, loading with a clear gated-access error.

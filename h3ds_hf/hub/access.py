@@ -85,4 +85,5 @@ def load_h3ds(
         translated = hub_error(error, repo_id)
         if translated is None:
             raise
-        raise translated from error
+        # One clear exception: the Hub error stays reachable as __context__, unprinted.
+        raise translated from None

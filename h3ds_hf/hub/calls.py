@@ -1,39 +1,51 @@
 """Calling the Hub: repo ids checked before any request, and every failure one clear line.
 
-A Hub call can fail in many ways (nothing listening, a proxy, HTTP 401/403/404/5xx with a
-server message that may even echo the request's headers). :func:`hub_step` wraps a step of
-work and turns any of them into one :class:`~h3ds_hf.errors.HubError` that names the step and
-the endpoint, with every token the process holds removed from the text.
+A Hub call can fail in many ways (offline mode, nothing listening, a proxy, HTTP 401 / 403 /
+412 / 5xx with a server message that may even echo the request's headers). :func:`hub_step`
+wraps a step of work and turns any of them into one :class:`~h3ds_hf.errors.HubError` that
+names the step and the endpoint, with every token removed from the text.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx2
-from huggingface_hub import constants
-from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+from huggingface_hub import constants, get_token
+from huggingface_hub.errors import (
+    HfHubHTTPError,
+    HFValidationError,
+    LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
+)
 from huggingface_hub.utils import validate_repo_id
 
 from h3ds_hf.errors import HubError
 
-#: What a step can raise when the network or the Hub fails.
+#: What a step can raise when the network or the Hub fails (offline mode and a missing local
+#: entry are OSErrors too).
 HUB_FAILURES = (HfHubHTTPError, httpx2.HTTPError, OSError)
+#: Token-shaped text anywhere in a message: ``Bearer ...`` and ``hf_...`` strings.
+_TOKEN_SHAPES = re.compile(r"(?i)(bearer\s+)\S+|\bhf_[A-Za-z0-9]{6,}")
 
 
-def check_repo_id(repo_id: str, *, what: str = "repository") -> str:
-    """``repo_id`` if it is a Hub id ``namespace/name``; HubError (one line) otherwise."""
+def check_repo_id(repo_id: str, what: str = "repository") -> str:
+    """``repo_id`` if it is a Hub id ``ORG/NAME``; HubError naming ``what`` otherwise.
+
+    Checked before any request: ``a/b/c``, ``../../etc``, spaces and quotes never leave here.
+    """
     try:
+        if not isinstance(repo_id, str) or repo_id.count("/") != 1:
+            raise HFValidationError("not ORG/NAME")
         validate_repo_id(repo_id)
     except HFValidationError:
-        repo_id = None  # type: ignore[assignment]
-    if not repo_id or repo_id.count("/") != 1:
         raise HubError(
-            f"invalid {what} id: expected NAMESPACE/NAME with letters, digits, '-', '_' or '.' "
-            "(no '--' or '..', at most 96 characters)"
-        )
+            f"{what} {repo_id!r} is not a Hub repository id: ORG/NAME, of letters, digits, "
+            "'-', '_' and '.'"
+        ) from None
     return repo_id
 
 
@@ -43,24 +55,54 @@ def endpoint_of(endpoint: str | None = None) -> str:
 
 
 def without_secrets(text: str, *secrets: str | None) -> str:
-    """``text`` with each of ``secrets`` and the process's $HF_TOKEN / $H3DS_ACCESS_TOKEN
-    replaced by ``[token]`` (servers may echo a request's Authorization header)."""
-    held = [*secrets, os.environ.get("HF_TOKEN"), os.environ.get("H3DS_ACCESS_TOKEN")]
+    """``text`` with ``secrets``, the Hub token in use, $H3DS_ACCESS_TOKEN and anything shaped
+    like a token replaced by ``<token>`` (servers may echo a request's Authorization header)."""
+    held = [*secrets, get_token(), os.environ.get("HF_TOKEN"), os.environ.get("H3DS_ACCESS_TOKEN")]
     for secret in sorted({s.strip() for s in held if s and s.strip()}, key=len, reverse=True):
-        text = text.replace(secret, "[token]")
+        text = text.replace(secret, "<token>")
+    return _TOKEN_SHAPES.sub(lambda match: f"{match.group(1) or ''}<token>", text)
+
+
+def hub_failure(error: BaseException, *, step: str, endpoint: str | None = None) -> str:
+    """One line saying why ``step`` failed on the Hub at ``endpoint`` (tokens removed)."""
+    where = endpoint_of(endpoint)
+    if isinstance(error, OfflineModeIsEnabled):
+        return f"{step}: offline mode is on (HF_HUB_OFFLINE=1)"
+    if isinstance(error, httpx2.TransportError | LocalEntryNotFoundError | ConnectionError):
+        reason = " ".join(str(error).split()) or type(error).__name__
+        return f"cannot reach the Hub at {where} ({step}): {reason[:300]}"
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    message = getattr(error, "server_message", None) or str(error).splitlines()[0]
+    message = " ".join(message.split())[:300]
+    if status == 401:
+        text = (
+            f"the Hub at {where} refused the token ({step}, 401): check HF_TOKEN or `hf auth login`"
+        )
+    elif status == 403:
+        text = (
+            f"your token cannot do this ({step}, 403): it needs write access to the repository "
+            f"or its namespace; {message}"
+        )
+    elif status == 412:
+        text = f"{step}: the repository changed meanwhile (412); run the command again"
+    elif status is not None:
+        text = f"the Hub at {where} failed ({step}, HTTP {status}): {message}"
+    else:
+        text = f"{step} failed on {where}: {message}"
     return text
 
 
-def failure_reason(error: BaseException) -> str:
-    """A short reason for a failed Hub call: status and server message, or the network error."""
-    if isinstance(error, HfHubHTTPError):
-        status = error.response.status_code if error.response is not None else None
-        message = error.server_message or str(error).splitlines()[0]
-        if status in {401, 403}:
-            message = f"{message} (does the token have write access to this namespace?)"
-        return f"HTTP {status}: {message}" if status else message
-    reason = str(error).strip() or type(error).__name__
-    return f"cannot connect ({reason})" if isinstance(error, httpx2.TransportError) else reason
+def failed_step(
+    error: BaseException,
+    *,
+    step: str,
+    endpoint: str | None = None,
+    token: str | None = None,
+    after: str = "",
+) -> HubError:
+    """The one-line HubError for a failed ``step`` (tokens removed, ``after`` appended)."""
+    message = hub_failure(error, step=step, endpoint=endpoint) + (f"; {after}" if after else "")
+    return HubError(" ".join(without_secrets(message, token).split()))
 
 
 @contextmanager
@@ -72,12 +114,12 @@ def hub_step(
     Args:
         step: what is being done, for the message ("creating the repository").
         endpoint: the Hub in use (default: $HF_ENDPOINT).
-        token: a token to keep out of the message (the environment's are removed anyway).
+        token: a token to keep out of the message (the process's are removed anyway).
         after: what the user should know or do next, appended to the message.
     """
     try:
         yield
+    except HubError:
+        raise
     except HUB_FAILURES as error:
-        message = f"{step} failed on {endpoint_of(endpoint)}: {failure_reason(error)}"
-        message = " ".join(without_secrets(message, token).split())
-        raise HubError(f"{message}{'; ' + after if after else ''}") from None
+        raise failed_step(error, step=step, endpoint=endpoint, token=token, after=after) from None

@@ -3,14 +3,16 @@
 Declared once here and used by the builder (``loading_script/h3ds.py``), ``h3ds-hf prepare``
 and the dataset card, so the three can never disagree. Matrices are nested fixed-length lists
 of plain Arrow types (no datasets extension type), which any Parquet reader understands and
-which round-trip float64 values bit for bit.
+which round-trip float64 values bit for bit. The one mesh file, ``mesh_preview``, is a light
+copy of the scan for the Hub's viewer (:mod:`h3ds_hf.hub.preview`); the arrays stay the truth.
 """
 
 from __future__ import annotations
 
 import datasets
-from datasets import Features, Image, List, Value
+from datasets import Features, Image, List, Mesh, Value
 
+from h3ds_hf.hub.preview import PREVIEW_MAX_FACES
 from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES
 
 
@@ -24,6 +26,9 @@ FIELD_DOCS: dict[str, str] = {
     "scene_id": "scene identifier (the folder name in the raw release)",
     "release": "catalog the row comes from: 'v1', 'v2' or a custom catalog's name",
     "tags": "paper tags of the scene: 'h3d-net' (the 10 scenes of H3D-Net), 'sira++'",
+    "mesh_preview": "the scan decimated to at most "
+    f"{PREVIEW_MAX_FACES:,} faces, as GLB (float32, mm): what the dataset viewer shows in 3D. "
+    "A preview only: decoding it (trimesh) may merge vertices; score against vertices / faces",
     "vertices": "(N, 3) float64 ground-truth scan vertices in millimetres, in the exact order "
     "of the raw full_head.obj (landmark and region indices point into it)",
     "faces": "(M, 3) int32 triangles, 0-based indices into vertices",
@@ -62,6 +67,7 @@ def scene_features() -> Features:
             "scene_id": Value("string"),
             "release": Value("string"),
             "tags": List(Value("string")),
+            "mesh_preview": Mesh(),
             "vertices": List(List(Value("float64"), length=3)),
             "faces": List(List(Value("int32"), length=3)),
             "landmarks": {name: Value("int32") for name in LANDMARK_NAMES},

@@ -6,3 +6,5 @@ PLACEHOLDER_REPO_ID = "<org>/h3ds"
 EVALUATION_FRAMEWORK = "h3ds-hf"
 #: Where the eval results live in a model repository.
 EVAL_RESULTS_PATH = ".eval_results/h3ds.yaml"
+#: The benchmark declaration's name at the dataset repository's root.
+EVAL_YAML = "eval.yaml"

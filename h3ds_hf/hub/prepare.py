@@ -39,7 +39,7 @@ from h3ds_hf.distribution import __version__
 from h3ds_hf.errors import OutputExistsError
 from h3ds_hf.hub.arrow_rows import row_table
 from h3ds_hf.hub.dataset_card import render_card
-from h3ds_hf.hub.eval_yaml import EVALUATION_FRAMEWORK, render_eval_yaml
+from h3ds_hf.hub.eval_yaml import EVALUATION_FRAMEWORK, eval_tasks, render_eval_yaml
 from h3ds_hf.hub.features import scene_features
 from h3ds_hf.hub.local import source_fingerprint
 from h3ds_hf.hub.rows import (
@@ -322,10 +322,12 @@ def prepare_dataset(
         (staging / "README.md").write_text(
             render_card(opened.catalog, written, repo_id=repo_id), "utf-8"
         )
-        eval_yaml = render_eval_yaml(
-            opened.catalog, list(chosen), evaluation_framework=evaluation_framework
-        )
-        (staging / "eval.yaml").write_text(eval_yaml, "utf-8")
+        # Tasks are per views config: a folder of 'all-views' alone declares no benchmark.
+        if eval_tasks(opened.catalog, list(chosen)):
+            eval_yaml = render_eval_yaml(
+                opened.catalog, list(chosen), evaluation_framework=evaluation_framework
+            )
+            (staging / "eval.yaml").write_text(eval_yaml, "utf-8")
         manifest_data = {
             "format": MANIFEST_FORMAT,
             "inputs": digest,

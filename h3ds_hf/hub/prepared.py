@@ -1,34 +1,46 @@
 """Ground truth read back from the Hub dataset's Parquet files: a folder, or the Hub itself.
 
-Someone who has the Hub dataset but not the raw release can still score reconstructions:
-``h3ds-hf evaluate --source <folder written by prepare, or its Hub download>``, or
-``--source ORG/NAME`` (see :mod:`h3ds_hf.hub.remote`). Only the ground-truth columns are read
-(never the photos), one row group (= one scene) at a time: over the Hub these are HTTP range
-requests for just those bytes.
+Someone who has the Hub dataset but not the raw release can still score reconstructions
+(``h3ds-hf evaluate --source <folder written by prepare, or its Hub download>``, or
+``--source ORG/NAME``, see :mod:`h3ds_hf.hub.remote`), export scenes and check their cameras
+(``h3ds-hf export`` / ``check``). Only the columns a job needs are read (the ground truth, or
+the views' masks and cameras, photos only for an export), one row group (= one scene) at a
+time: over the Hub these are HTTP range requests for just those bytes.
 """
 
 from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
 
 import fsspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 from h3ds_hf.benchmark.names import parse_config_name
-from h3ds_hf.errors import SourceError, UnknownSceneError
+from h3ds_hf.errors import MissingFileError, SourceError, UnknownSceneError
 from h3ds_hf.hub.prepare import MANIFEST_NAME
 from h3ds_hf.hub.rows import arrow_rows, ground_truth_from_row
 from h3ds_hf.release.catalog import Catalog, SceneInfo
+from h3ds_hf.release.reader import SceneView
 from h3ds_hf.scene import GroundTruth
 
 #: Columns a ground truth needs.
 GT_COLUMNS = ["scene_id", "vertices", "faces", "landmarks", "regions"]
-_VIEW_INDEX = "views.list.element.view_index"
+#: Fields of a view read back for a camera or export (the photo's bytes only when asked).
+VIEW_COLUMNS = ["view_index", "mask.bytes", "world_mat", "scale_mat"]
+_VIEW_FIELDS = "views.list.element"
+_VIEW_INDEX = f"{_VIEW_FIELDS}.view_index"
+
+
+def _views_config(config: str) -> str | None:
+    """The views config id of a config name ('3-views' -> '3'), None for all views."""
+    return parse_config_name(config).views_config
 
 
 def _test_shards(fs: fsspec.AbstractFileSystem, root: str) -> dict[str, list[str]]:
@@ -86,6 +98,7 @@ class ParquetRelease:
         self.description = description
         self.revision = revision
         self._metadata: dict[str, pq.FileMetaData] = {}
+        self._where: dict[str, dict[str, tuple[str, int, int]]] = {}
         self._files = _test_shards(fs, self.root)
         if not self._files:
             raise SourceError(f"{description} holds no config folder with a 'test' split")
@@ -117,17 +130,63 @@ class ParquetRelease:
         table = self._read(path, group, GT_COLUMNS)
         return ground_truth_from_row(arrow_rows(table.to_struct_array())[row])
 
+    def views(
+        self, scene_id: str, indices: Iterable[int], *, images: bool = True
+    ) -> Iterator[SceneView]:
+        """The views ``indices`` of a scene, from one prepared config that holds them all
+        ('all-views' when it was prepared): one row group read, photos only if ``images``.
+
+        Raises:
+            MissingFileError: no prepared config of this folder holds all these views.
+        """
+        indices = list(indices)
+        scene = self.catalog.scene(scene_id)
+        # All views first: it holds every view of every scene.
+        for config in sorted(self._files, key=lambda name: _views_config(name) is not None):
+            views_config = _views_config(config)
+            held = (
+                range(scene.views)
+                if views_config is None
+                else scene.views_configs.get(views_config, ())
+            )
+            if set(indices) <= set(held) and scene_id in self._locations_in(config):
+                break
+        else:
+            raise MissingFileError(
+                f"{self.description} holds views {sorted(set(indices))} of scene {scene_id} in no "
+                "single config: prepare it with the config you ask for, or all-views"
+            )
+        path, group, row = self._locations_in(config)[scene_id]
+        columns = [f"{_VIEW_FIELDS}.{name}" for name in VIEW_COLUMNS]
+        if images:
+            columns.append(f"{_VIEW_FIELDS}.image.bytes")
+        table = self._read(path, group, columns)
+        stored = {view["view_index"]: view for view in table.column("views")[row].as_py()}
+        for index in indices:
+            view = stored[index]
+            yield SceneView(
+                index=index,
+                image=view["image"]["bytes"] if images else None,
+                mask=view["mask"]["bytes"],
+                world_mat=np.asarray(view["world_mat"], dtype=np.float64),
+                scale_mat=np.asarray(view["scale_mat"], dtype=np.float64),
+            )
+
     @cached_property
     def _locations(self) -> dict[str, tuple[str, int, int]]:
         """Scene id -> (shard, row group, row) in the first config's 'test' split."""
-        where = {}
-        for path in next(iter(self._files.values())):
+        return self._locations_in(next(iter(self._files)))
+
+    def _locations_in(self, config: str) -> dict[str, tuple[str, int, int]]:
+        """Scene id -> (shard, row group, row) in a config's 'test' split (read once)."""
+        if config in self._where:
+            return self._where[config]
+        where = self._where[config] = {}
+        for path in self._files[config]:
             with self._parquet(path) as handle:
                 for group in range(handle.num_row_groups):
-                    ids = handle.read_row_group(group, columns=["scene_id"]).column(0)
-                    where.update(
-                        {sid: (path, group, row) for row, sid in enumerate(ids.to_pylist())}
-                    )
+                    ids = handle.read_row_group(group, columns=["scene_id"]).column(0).to_pylist()
+                    where.update({sid: (path, group, row) for row, sid in enumerate(ids)})
         return where
 
     def _scenes(self) -> dict[str, SceneInfo]:

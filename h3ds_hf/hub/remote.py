@@ -20,7 +20,7 @@ from huggingface_hub import HfApi, HfFileSystem
 
 from h3ds_hf.errors import H3DSError, HubError
 from h3ds_hf.hub.access import dataset_page, hub_error
-from h3ds_hf.hub.calls import HUB_FAILURES, check_repo_id, endpoint_of, failure_reason
+from h3ds_hf.hub.calls import HUB_FAILURES, check_repo_id, endpoint_of, failed_step
 from h3ds_hf.hub.prepared import ParquetRelease
 from h3ds_hf.scene import GroundTruth
 
@@ -96,10 +96,8 @@ class HubRelease(ParquetRelease):
             translated = hub_error(error, self.repo_id)
             if translated is not None:
                 raise translated from None
-            raise HubError(
-                f"{step} failed on {self.endpoint}: {failure_reason(error)} "
-                f"(dataset page: {dataset_page(self.repo_id)})"
-            ) from None
+            after = f"dataset page: {dataset_page(self.repo_id)}"
+            raise failed_step(error, step=step, endpoint=self.endpoint, after=after) from None
 
     def ground_truth(self, scene_id: str) -> GroundTruth:
         with self._translated(f"reading the ground truth of scene {scene_id}"):

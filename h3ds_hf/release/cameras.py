@@ -15,16 +15,20 @@ import scipy.linalg
 from h3ds_hf.errors import MalformedFileError
 
 
-def decompose_projection(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def decompose_projection(
+    P: np.ndarray, *, pose_dtype: type[np.floating] = np.float32
+) -> tuple[np.ndarray, np.ndarray]:
     """Split a projection matrix into intrinsics and camera-to-world pose.
 
     Args:
         P: (3, 4) or (4, 4) projection matrix, world -> homogeneous pixels.
+        pose_dtype: dtype of the pose; float32 as the reference returns it, float64 for
+            exports that keep the full precision.
 
     Returns:
         K: (3, 3) float64 intrinsics with K[2, 2] = 1 and positive focal lengths.
-        pose: (4, 4) float32 camera-to-world transform: rotation R^T and the camera centre
-            (world units). float32, as the reference returns it.
+        pose: (4, 4) camera-to-world transform (OpenCV camera axes: x right, y down, z
+            forward): rotation R^T and the camera centre (world units).
 
     Raises:
         MalformedFileError: P is not finite or its 3x3 block is singular.
@@ -41,7 +45,7 @@ def decompose_projection(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if np.linalg.det(rotation) < 0:
         upper[:, 2], rotation[2] = -upper[:, 2], -rotation[2]
     centre = -np.linalg.solve(M, P[:, 3])
-    pose = np.eye(4, dtype=np.float32)
+    pose = np.eye(4, dtype=pose_dtype)
     pose[:3, :3] = rotation.T
     pose[:3, 3] = centre
     return upper / upper[2, 2], pose

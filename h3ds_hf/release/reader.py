@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -43,6 +44,25 @@ class Cameras:
 
     world_mats: np.ndarray
     scale_mats: np.ndarray
+
+
+@dataclass(frozen=True)
+class SceneView:
+    """One view of a scene as published: its files' bytes and its camera.
+
+    Attributes:
+        index: the view's index in the scene (``img_%04d.jpg``).
+        image: the JPEG bytes as stored (never re-encoded), or None when not asked for.
+        mask: the PNG bytes of the foreground mask (255 = head).
+        world_mat: (4, 4) float64 projection P = K [R | t] (top 3x4), mm -> pixels.
+        scale_mat: (4, 4) float64 unit-sphere -> mm similarity.
+    """
+
+    index: int
+    image: bytes | None
+    mask: bytes
+    world_mat: np.ndarray
+    scale_mat: np.ndarray
 
 
 class Release:
@@ -193,6 +213,20 @@ class Release:
         """The PNG bytes of one foreground mask (``view`` in [0, views))."""
         self._check_view(scene_id, view)
         return self.source.read_bytes(self.mask_name(scene_id, view))
+
+    def views(
+        self, scene_id: str, indices: Iterable[int], *, images: bool = True
+    ) -> Iterator[SceneView]:
+        """The views ``indices`` of a scene, read one at a time (photos only if ``images``)."""
+        cameras = self.cameras(scene_id)
+        for view in indices:
+            yield SceneView(
+                index=view,
+                image=self.image_bytes(scene_id, view) if images else None,
+                mask=self.mask_bytes(scene_id, view),
+                world_mat=cameras.world_mats[view],
+                scale_mat=cameras.scale_mats[view],
+            )
 
     def _check_view(self, scene_id: str, view: int) -> None:
         views = self.catalog.scene(scene_id).views

@@ -37,6 +37,7 @@ from h3ds_hf.atomic import atomic_write_text, replace_folder
 from h3ds_hf.errors import OutputExistsError
 from h3ds_hf.release.obj import obj_bytes
 from h3ds_hf.release.zipcrypto import pack_zip
+from h3ds_hf.render.raster import project, rasterize
 from h3ds_hf.scene import LANDMARK_NAMES, GroundTruth
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "synthetic_cameras",
     "synthetic_ground_truth",
     "synthetic_scene_id",
+    "turned_camera",
     "write_synthetic_release",
 ]
 
@@ -359,65 +361,27 @@ def synthetic_cameras(
     )
 
 
-# --------------------------------------------------------------------------------------------
-# Rendering
-
-
-def _rasterize(
-    pixels: np.ndarray, depth: np.ndarray, faces: np.ndarray, width: int, height: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Visible triangle at every pixel centre covered by the projected triangles.
+def turned_camera(world_mat: np.ndarray, intrinsic: np.ndarray, degrees: float) -> np.ndarray:
+    """The projection of a camera turned by ``degrees`` about its own vertical (image y) axis,
+    its centre and intrinsics kept: a calibration error of that size.
 
     Args:
-        pixels: (N, 2) float64 projected vertices (x, y), pixel centres at integers.
-        depth: (N,) float64 camera-space depth of the vertices, mm.
-        faces: (M, 3) int64 triangles to draw (front-facing ones suffice for closed meshes).
-        width, height: image size in pixels.
+        world_mat: (4, 4) P = K [R | t]; intrinsic: (3, 3) its K.
 
     Returns:
-        flat pixel indices (K,) int64 (y * width + x) of the covered pixels, each once, and
-        (K,) int64 index into ``faces`` of the nearest triangle covering it.
+        (4, 4) float64 K Q K^-1 P, Q the rotation about the camera's y axis.
     """
-    tri = pixels[faces]  # (M, 3, 2)
-    # Element-wise min/max over the 3 corners: much faster than reducing a length-3 axis.
-    low = np.ceil(np.minimum(np.minimum(tri[:, 0], tri[:, 1]), tri[:, 2])).astype(np.int64)
-    high = np.floor(np.maximum(np.maximum(tri[:, 0], tri[:, 1]), tri[:, 2])).astype(np.int64)
-    np.maximum(low, 0, out=low)
-    np.minimum(high, [width - 1, height - 1], out=high)
-    span = high - low + 1
-    count = np.where((span[:, 0] > 0) & (span[:, 1] > 0), span[:, 0] * span[:, 1], 0)
-    nearest = np.minimum(np.minimum(depth[faces[:, 0]], depth[faces[:, 1]]), depth[faces[:, 2]])
-    count[nearest <= 0] = 0  # behind the camera: never the case here
-    # One candidate per (triangle, pixel centre of its bounding box).
-    owner = np.repeat(np.arange(len(faces)), count)
-    first = np.cumsum(count) - count
-    local = np.arange(len(owner)) - first[owner]
-    px = low[owner, 0] + local % span[owner, 0]
-    py = low[owner, 1] + local // span[owner, 0]
-    a, b, c = tri[owner, 0], tri[owner, 1], tri[owner, 2]
-
-    def edge(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-        """Twice the signed area of (p, q, pixel centre)."""
-        return (q[:, 0] - p[:, 0]) * (py - p[:, 1]) - (q[:, 1] - p[:, 1]) * (px - p[:, 0])
-
-    w_a, w_b, w_c = edge(b, c), edge(c, a), edge(a, b)
-    area = w_a + w_b + w_c
-    inside = (area != 0) & (
-        ((w_a >= 0) & (w_b >= 0) & (w_c >= 0)) | ((w_a <= 0) & (w_b <= 0) & (w_c <= 0))
+    angle = np.deg2rad(degrees)
+    turn = np.array(
+        [[np.cos(angle), 0.0, np.sin(angle)], [0.0, 1.0, 0.0], [-np.sin(angle), 0.0, np.cos(angle)]]
     )
-    owner, px, py = owner[inside], px[inside], py[inside]
-    corner_depth = depth[faces[owner]]
-    z = (
-        w_a[inside] * corner_depth[:, 0]
-        + w_b[inside] * corner_depth[:, 1]
-        + w_c[inside] * corner_depth[:, 2]
-    ) / area[inside]
-    flat = py * width + px
-    order = np.lexsort((z, flat))  # nearest first within each pixel
-    flat, owner = flat[order], owner[order]
-    keep = np.ones(len(flat), dtype=bool)
-    keep[1:] = flat[1:] != flat[:-1]
-    return flat[keep], owner[keep]
+    turned = np.array(world_mat, dtype=np.float64)
+    turned[:3] = intrinsic @ turn @ np.linalg.solve(intrinsic, turned[:3])
+    return turned
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
 
 
 def _albedo(directions: np.ndarray) -> np.ndarray:
@@ -494,15 +458,14 @@ def _render(
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`render_view` with the view-independent face data precomputed."""
     width, height = image_size
-    homogeneous = surface.vertices @ world_mat[:3, :3].T + world_mat[:3, 3]
-    depth = homogeneous[:, 2]
-    pixels = homogeneous[:, :2] / depth[:, None]
+    pixels, depth = project(world_mat, surface.vertices)
     to_camera = centre - surface.centroids
     to_camera /= np.linalg.norm(to_camera, axis=1, keepdims=True)
     facing = np.einsum("ij,ij->i", surface.normals, to_camera)
     front = np.flatnonzero(facing > 0)  # a closed mesh's silhouette is its front faces' union
-    flat, owner = _rasterize(pixels, depth, surface.faces[front], width, height)
-    visible = front[owner]
+    raster = rasterize(pixels, depth, surface.faces[front], width, height)
+    flat = np.flatnonzero(raster.covered)
+    visible = front[raster.faces.reshape(-1)[flat]]
 
     mask = np.zeros(height * width, dtype=np.uint8)
     mask[flat] = 255
@@ -578,8 +541,10 @@ def _write_scene(
     ground_truth: GroundTruth,
     cameras: SyntheticCameras,
     image_size: tuple[int, int],
+    world_mats: np.ndarray,
 ) -> None:
-    """Write one scene's raw layout into ``folder`` (which must exist)."""
+    """Write one scene's raw layout into ``folder`` (which must exist): photos and masks seen
+    by ``cameras``, and ``world_mats`` (V, 4, 4) as its calibration."""
     (folder / "full_head.obj").write_bytes(obj_bytes(ground_truth.vertices, ground_truth.faces))
     landmarks = "".join(f"{name} {ground_truth.landmarks[name]}\n" for name in LANDMARK_NAMES)
     (folder / "landmarks.txt").write_text(landmarks)
@@ -588,7 +553,7 @@ def _write_scene(
         (folder / "regions" / f"{name}.txt").write_text("".join(f"{i}\n" for i in indices))
     arrays = {}
     for view in range(len(cameras.world_mats)):
-        arrays[f"world_mat_{view}"] = cameras.world_mats[view]
+        arrays[f"world_mat_{view}"] = world_mats[view]
         arrays[f"scale_mat_{view}"] = cameras.scale_mats[view]
     (folder / "cameras.npz").write_bytes(_npz_bytes(arrays))
     (folder / "image").mkdir()
@@ -626,6 +591,7 @@ def write_synthetic_release(
     zip_path: str | os.PathLike[str] | None = None,
     password: str | None = None,
     top_folder: str | None = None,
+    turned_view: tuple[int, int, float] | None = None,
 ) -> Path:
     """Write a synthetic release in the official raw layout, and its catalog.
 
@@ -659,6 +625,10 @@ def write_synthetic_release(
             catalog's file_md5 is then the archive's md5 (else it is "").
         password: the archive password (only with ``zip_path``); never logged or written.
         top_folder: folder name inside the archive holding the release (default: root).
+        turned_view: (scene index, view, degrees): that view's photo and mask are taken by
+            the true camera but its ``world_mat`` is written turned by ``degrees`` about the
+            camera's vertical axis (see :func:`turned_camera`), a bad calibration for
+            ``h3ds-hf check`` to find.
 
     Returns:
         ``root`` as a Path.
@@ -684,9 +654,15 @@ def write_synthetic_release(
             cameras = synthetic_cameras(
                 ground_truth.vertices, count, image_size, seed=seed, index=index
             )
+            world_mats = cameras.world_mats.copy()
+            if turned_view is not None and turned_view[0] == index:
+                _, view, degrees = turned_view
+                world_mats[view] = turned_camera(
+                    world_mats[view], cameras.intrinsics[view], degrees
+                )
             scene_folder = staging / ground_truth.scene_id
             scene_folder.mkdir()
-            _write_scene(scene_folder, ground_truth, cameras, image_size)
+            _write_scene(scene_folder, ground_truth, cameras, image_size, world_mats)
             tags = ("h3d-net", "sira++") if index % 3 == 0 else ("sira++",)
             entries.append((ground_truth.scene_id, tags, count, _views_configs(cameras)))
             logger.debug("wrote synthetic scene %s (%d views)", ground_truth.scene_id, count)
