@@ -449,11 +449,12 @@ class SearchTree:
     left: np.ndarray
     depth: int
 
-    def search(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
         """Squared distance (Q,) and row of ``elements`` (Q,) of each query's nearest element.
 
         Args:
             queries: (Q, 3) float64, C-contiguous; fastest in a spatial order.
+            block: queries walking the tree together (:data:`BLOCK` suits far queries).
         """
         squared = np.empty(len(queries))
         rows = np.empty(len(queries), dtype=np.int64)
@@ -468,7 +469,7 @@ class SearchTree:
                     self.left,
                     self.depth,
                     queries,
-                    compact_blocks(queries, BLOCK),
+                    compact_blocks(queries, block),
                     squared,
                     rows,
                 )
