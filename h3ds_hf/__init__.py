@@ -9,17 +9,39 @@ Main entry points:
 - :func:`load_local`: the Hugging Face dataset of a raw release, built without any Hub;
 - :func:`metric_path`: the installed ``h3ds_chamfer`` metric, for ``evaluate.load``;
 - the ``h3ds-hf`` command line (``h3ds-hf --help``).
+
+The names are imported on first use, so that ``import h3ds_hf`` and the command line start
+fast (no trimesh, numba, pyarrow or datasets until something needs them).
 """
 
+from __future__ import annotations
+
+import importlib
 from os import PathLike
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from h3ds_hf.distribution import __version__
-from h3ds_hf.dropin import H3DS, Mesh
 from h3ds_hf.errors import H3DSError
-from h3ds_hf.release.catalog import Catalog, SceneInfo, load_catalog
-from h3ds_hf.release.reader import Release, open_release
-from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES, GroundTruth
+
+if TYPE_CHECKING:
+    from h3ds_hf.dropin import H3DS, Mesh
+    from h3ds_hf.release.catalog import Catalog, SceneInfo, load_catalog
+    from h3ds_hf.release.reader import Release, open_release
+    from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES, GroundTruth
+
+#: Public name -> the module that defines it.
+_EXPORTS = {
+    "H3DS": "h3ds_hf.dropin",
+    "Mesh": "h3ds_hf.dropin",
+    "Catalog": "h3ds_hf.release.catalog",
+    "SceneInfo": "h3ds_hf.release.catalog",
+    "load_catalog": "h3ds_hf.release.catalog",
+    "Release": "h3ds_hf.release.reader",
+    "open_release": "h3ds_hf.release.reader",
+    "LANDMARK_NAMES": "h3ds_hf.scene",
+    "REGION_NAMES": "h3ds_hf.scene",
+    "GroundTruth": "h3ds_hf.scene",
+}
 
 
 def load_local(source: str | PathLike[str], config: str = "3-views", **kwargs: Any) -> Any:
@@ -35,6 +57,12 @@ def metric_path() -> str:
     from h3ds_hf.metric import metric_path as _metric_path
 
     return _metric_path()
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
 
 
 __all__ = [

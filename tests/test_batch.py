@@ -150,3 +150,22 @@ def test_default_views_are_those_with_reconstructions(release, predictions, tmp_
     assert not run.missing
     with pytest.raises(EvaluationError, match="no reconstruction"):
         evaluate_folder(release, tmp_path, progress=False)
+
+
+def test_dask_cluster_equals_serial(release, predictions):
+    distributed = pytest.importorskip(
+        "distributed", reason="the 'dask' extra is not installed (pip install -e '.[dask]')"
+    )
+    serial = evaluate_folder(release, predictions, views_configs=["3"], progress=False)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        on_cluster = evaluate_folder(
+            release, predictions, views_configs=["3"], progress=False, client=client
+        )
+        # Each scene was a task of one of the two worker processes.
+        assert len(client.scheduler_info()["workers"]) == 2
+    assert serial.to_dict() == on_cluster.to_dict()

@@ -7,21 +7,28 @@ exactly what a plain search or trimesh gives: any difference would change publis
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import subprocess
 import sys
 
-import numba
 import numpy as np
 import pytest
 import trimesh
 from scipy.spatial.distance import cdist
 
+from h3ds_hf.evaluation import PROTOCOLS, evaluate_pair
 from h3ds_hf.evaluation.alignment import apply_transform, icp, procrustes, transformed
 from h3ds_hf.evaluation.blocktree import BlockTree, build_tree, k_nearest
 from h3ds_hf.evaluation.matching import CANDIDATES, AnchoredMatcher
 from h3ds_hf.evaluation.neighbors import compact_blocks, spatial_order
+from h3ds_hf.evaluation.parallel import (
+    PARALLEL_MIN_WORK,
+    kernel_threads_setting,
+    set_kernel_threads,
+)
+from h3ds_hf.synthetic.release import synthetic_ground_truth
 
 
 def _brute_force(points: np.ndarray, queries: np.ndarray) -> np.ndarray:
@@ -242,16 +249,39 @@ def test_procrustes_equals_trimesh(reflection, scale):
 
 def test_procrustes_does_not_depend_on_the_number_of_threads():
     rng = np.random.default_rng(4)
-    a = rng.normal(size=(10_000, 3)) * 50.0
+    # Above PARALLEL_MIN_WORK, so that the default runs on every core.
+    a = rng.normal(size=(3 * PARALLEL_MIN_WORK, 3)) * 50.0
     b = a @ trimesh.transformations.random_rotation_matrix(rng.random(3))[:3, :3] + 3.0
-    threads = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
+    with kernel_thread_count(1):
         single = procrustes(a, b, reflection=True, scale=True)
-    finally:
-        numba.set_num_threads(threads)
     parallel = procrustes(a, b, reflection=True, scale=True)
     assert np.array_equal(single[0], parallel[0]) and single[2] == parallel[2]
+
+
+def test_evaluation_does_not_depend_on_the_number_of_threads():
+    # Large enough for every kernel to run in parallel by default, in one region at least.
+    gt = synthetic_ground_truth(3, subdivisions=6)
+    rng = np.random.default_rng(5)
+    pred = (gt.vertices * 1.002 + rng.normal(0.0, 0.3, gt.vertices.shape), gt.faces)
+    landmarks = dict(gt.landmarks)
+    for protocol in PROTOCOLS:
+        with kernel_thread_count(1):
+            single = evaluate_pair(gt, pred, landmarks, protocol=protocol, keep_arrays=True)
+        parallel = evaluate_pair(gt, pred, landmarks, protocol=protocol, keep_arrays=True)
+        for name, region in single.regions.items():
+            assert np.array_equal(region.gt_to_pred, parallel.regions[name].gt_to_pred)
+            assert np.array_equal(region.pred_to_gt, parallel.regions[name].pred_to_gt)
+        assert single.to_dict() == parallel.to_dict()
+
+
+@contextlib.contextmanager
+def kernel_thread_count(threads: int):
+    before = kernel_threads_setting()
+    set_kernel_threads(threads)
+    try:
+        yield
+    finally:
+        set_kernel_threads(before)
 
 
 def test_icp_with_the_anchored_matcher_equals_trimesh_icp():
@@ -275,8 +305,9 @@ def test_transformed_equals_the_homogeneous_product():
 
 
 def test_evaluations_from_several_threads_with_the_workqueue_layer(tmp_path):
-    # numba's workqueue layer aborts the process on concurrent parallel kernels; KERNEL_LOCK
-    # must prevent that. The layer is per process and chosen once: run in a fresh one.
+    # numba's workqueue layer aborts the process on concurrent parallel kernels; the kernel
+    # slot (evaluation/parallel.py) must prevent that. The layer is per process and chosen
+    # once: run in a fresh one.
     script = tmp_path / "threads.py"
     script.write_text(
         "import threading\n"

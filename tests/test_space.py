@@ -38,7 +38,7 @@ from h3ds_hf.metric import metric_path
 from h3ds_hf.release.reader import open_release
 from h3ds_hf.space.app import SpaceApp, build_demo, one_line
 from h3ds_hf.space.errormesh import error_colors
-from h3ds_hf.space.folder import SDK_VERSION
+from h3ds_hf.space.names import SDK_VERSION
 from h3ds_hf.space.settings import SpaceSettings
 from h3ds_hf.space.tables import benchmark_table
 from h3ds_hf.space.uploads import (

@@ -4,7 +4,8 @@ Predictions are named as the reconstructions published with the paper:
 ``{scene_id}_{views_config_id}.ply`` (or .obj / .glb), with optional predicted landmarks in
 ``{scene_id}_{views_config_id}.landmarks.json`` (``{name: vertex index}``). Each scene's ground
 truth is read once and its search structures are shared by all its views configs; scenes run
-in parallel processes with ``jobs > 1`` and the results are identical to a serial run.
+in parallel processes with ``jobs > 1``, or on a Dask cluster with ``client``, and the results
+are identical to a serial run.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from tqdm.auto import tqdm
 
@@ -30,6 +32,7 @@ from h3ds_hf.evaluation import (
     load_prediction,
     read_landmarks,
 )
+from h3ds_hf.evaluation.parallel import set_kernel_threads
 from h3ds_hf.release.catalog import Catalog
 from h3ds_hf.scene import GroundTruth
 
@@ -157,6 +160,7 @@ def evaluate_folder(
     jobs: int = 1,
     progress: bool = True,
     method: str | None = None,
+    client: Any = None,
 ) -> EvaluationRun:
     """Score a folder of reconstructions against an opened ground-truth source.
 
@@ -170,9 +174,12 @@ def evaluate_folder(
             folder holds at least one reconstruction).
         tags: restrict to scenes carrying these tags (e.g. {'h3d-net'}).
         options: protocol, regions, alignment and heatmap folder.
-        jobs: scenes scored in parallel processes (results identical to jobs=1).
+        jobs: scenes scored in parallel processes (results identical to jobs=1), each
+            process computing with ``cores // jobs`` threads.
         progress: show a progress bar over scenes.
         method: name of the method in tables (default: the predictions folder's name).
+        client: a ``dask.distributed.Client``: the scenes are scored on its cluster (one task
+            per scene; ``jobs`` is then ignored), results identical to a serial run.
     """
     options = options or EvaluationOptions()
     catalog = source.catalog
@@ -197,21 +204,14 @@ def evaluate_folder(
     for prediction in found:
         jobs_by_scene[prediction.scene_id].predictions.append(prediction)
     todo = [job for job in jobs_by_scene.values() if job.predictions]
-    scored: list[ScoredPrediction] = []
+    # Results are put back in scene order, whatever order the workers finish in.
+    by_job: dict[int, list[ScoredPrediction]] = {}
     bar = tqdm(total=len(todo), unit="scene", desc="Evaluating", disable=not progress)
     with bar:
-        if jobs > 1 and len(todo) > 1:
-            # "spawn": forking a process that ran the compiled kernels is unsafe (parallel.py).
-            context = multiprocessing.get_context("spawn")
-            workers = min(jobs, len(todo))
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                for result in pool.map(_run_scene_job, todo, [options] * len(todo)):
-                    scored.extend(result)
-                    bar.update()
-        else:
-            for job in todo:
-                scored.extend(_run_scene_job(job, options))
-                bar.update()
+        for index, result in _scored_jobs(todo, options, jobs, client):
+            by_job[index] = result
+            bar.update()
+    scored = [row for index in range(len(todo)) for row in by_job[index]]
     return summarize(
         scored,
         missing=missing,
@@ -224,8 +224,55 @@ def evaluate_folder(
     )
 
 
+def _scored_jobs(
+    todo: list[_SceneJob], options: EvaluationOptions, jobs: int, client: Any
+) -> Iterator[tuple[int, list[ScoredPrediction]]]:
+    """(index into ``todo``, its scored predictions) for every job, as they finish."""
+    if client is not None:
+        from distributed import as_completed as completed_futures
+
+        futures = {
+            client.submit(_run_dask_job, job, options, pure=False): index
+            for index, job in enumerate(todo)
+        }
+        for future in completed_futures(futures):
+            yield futures[future], future.result()
+        return
+    if jobs <= 1 or len(todo) <= 1:
+        for index, job in enumerate(todo):
+            yield index, _run_scene_job(job, options)
+        return
+    # "spawn": forking a process that ran the compiled kernels is unsafe (parallel.py). The
+    # cores are shared out: processes x kernel threads never exceed them.
+    workers = min(jobs, len(todo))
+    threads = max(1, _cores() // workers)
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=set_kernel_threads,
+        initargs=(threads,),
+    ) as pool:
+        futures = {pool.submit(_run_scene_job, job, options): i for i, job in enumerate(todo)}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
+def _cores() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _run_scene_job(job: _SceneJob, options: EvaluationOptions) -> list[ScoredPrediction]:
     return evaluate_scene(job.source.ground_truth(job.scene_id), job.predictions, options)
+
+
+def _run_dask_job(job: _SceneJob, options: EvaluationOptions) -> list[ScoredPrediction]:
+    """A scene scored on a Dask worker: a worker runs one kernel at a time, so its kernels
+    use as many threads as it has task threads (its share of the machine's cores)."""
+    from distributed import get_worker
+
+    set_kernel_threads(get_worker().state.nthreads)
+    return _run_scene_job(job, options)
 
 
 def file_sha256(path: Path) -> str:

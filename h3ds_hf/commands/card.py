@@ -6,25 +6,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from h3ds_hf.errors import HubError
-from h3ds_hf.hub.calls import check_repo_id, hub_api
-from h3ds_hf.hub.card_hub import push_card_files, read_hub
-from h3ds_hf.hub.dataset_card import PLACEHOLDER_REPO_ID
-from h3ds_hf.hub.eval_yaml import (
-    EVAL_YAML,
-    BenchmarkTasks,
-    check_revision,
-    read_hub_tasks,
-    read_local_tasks,
-)
-from h3ds_hf.hub.model_card import (
-    EVAL_RESULTS_PATH,
-    build_card_files,
-    read_local,
-    read_results,
-    write_card_files,
-)
+from h3ds_hf.hub.names import EVAL_RESULTS_PATH, EVAL_YAML, PLACEHOLDER_REPO_ID
+
+if TYPE_CHECKING:
+    from h3ds_hf.hub.eval_yaml import BenchmarkTasks
 
 #: Environment variable giving the default --dataset-id.
 DATASET_ID_ENV = "H3DS_DATASET_ID"
@@ -93,6 +81,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported when run, so that `h3ds-hf --help` does not load the Hub stack.
+    from h3ds_hf.hub.calls import check_repo_id, hub_api
+    from h3ds_hf.hub.card_hub import push_card_files, read_hub
+    from h3ds_hf.hub.eval_yaml import check_revision, read_hub_tasks, read_local_tasks
+    from h3ds_hf.hub.model_card import build_card_files, read_local, read_results, write_card_files
+
     if args.output is None and not args.push:
         args.card_parser.error("give --output DIR, --push, or both")
     if args.create_pr and not args.push:

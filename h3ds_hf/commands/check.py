@@ -8,8 +8,7 @@ from pathlib import Path
 
 from h3ds_hf.atomic import atomic_write_text
 from h3ds_hf.commands.common import add_source_arguments, catalog_from_arguments, views_argument
-from h3ds_hf.export.check import MIN_IOU, check_cameras
-from h3ds_hf.hub.views import open_scene_views
+from h3ds_hf.export.names import MIN_IOU
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,6 +52,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported when run: the renderer and the scene readers are not needed for --help.
+    from h3ds_hf.export.check import check_cameras
+    from h3ds_hf.hub.views import open_scene_views
+
     source = open_scene_views(args.source, catalog=catalog_from_arguments(args))
     report = check_cameras(
         source,

@@ -6,7 +6,6 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from h3ds_hf.demo import run_demo
 from h3ds_hf.errors import OutputExistsError
 
 
@@ -27,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from h3ds_hf.demo import run_demo  # imported when run: it loads everything
+
     output = args.output or Path(tempfile.mkdtemp(prefix="h3ds-hf-demo-"))
     if output.exists() and any(output.iterdir()):
         raise OutputExistsError(f"{output} is not empty: choose a new --output folder")

@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 
 from h3ds_hf.commands.common import add_source_arguments, catalog_from_arguments, views_argument
-from h3ds_hf.export.scene import FORMATS, ExportOptions, export_scenes
-from h3ds_hf.hub.views import open_scene_views
+from h3ds_hf.export.names import FORMATS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,6 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported when run: the exporters and the scene readers are not needed for --help.
+    from h3ds_hf.export.scene import ExportOptions, export_scenes
+    from h3ds_hf.hub.views import open_scene_views
+
     options = ExportOptions(args.format, normalized=args.normalized, with_gt=args.with_gt)
     source = open_scene_views(args.source, catalog=catalog_from_arguments(args))
     folders = export_scenes(

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from h3ds_hf.commands.common import add_source_arguments, catalog_from_arguments
-from h3ds_hf.release.extract import extract_release
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from h3ds_hf.release.extract import extract_release  # imported when run
+
     target = extract_release(
         args.zip,
         args.directory,

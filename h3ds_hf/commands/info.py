@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from typing import TYPE_CHECKING
 
-from h3ds_hf.benchmark.batch import GroundTruthSource
 from h3ds_hf.commands.common import add_source_arguments, catalog_from_arguments
-from h3ds_hf.hub.ground_truth import open_ground_truth
-from h3ds_hf.release.reader import Release
+
+if TYPE_CHECKING:
+    from h3ds_hf.benchmark.batch import GroundTruthSource
 
 #: Missing files listed by name before the rest is only counted.
 SHOWN_MISSING = 20
@@ -31,6 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported when run, and only what the source needs (open_ground_truth imports lazily).
+    from h3ds_hf.hub.ground_truth import open_ground_truth
+    from h3ds_hf.release.reader import Release
+
     opened = open_ground_truth(args.source, catalog=catalog_from_arguments(args))
     if not isinstance(opened, Release):
         return _describe_dataset(opened)

@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 
 from h3ds_hf.commands.common import add_source_arguments, catalog_from_arguments
-from h3ds_hf.hub.eval_yaml import EVALUATION_FRAMEWORK
-from h3ds_hf.hub.prepare import prepare_dataset
+from h3ds_hf.hub.names import EVALUATION_FRAMEWORK
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,6 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from h3ds_hf.hub.prepare import prepare_dataset  # imported when run: it loads datasets
+
     configs = None
     if args.configs:
         configs = [name.strip() for name in args.configs.split(",") if name.strip()]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from h3ds_hf.hub.push import push_dataset
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -27,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from h3ds_hf.hub.push import push_dataset  # imported when run: it loads huggingface_hub
+
     result = push_dataset(args.directory, args.repo_id, private=args.private)
     print(f"pushed {result.files} files: {result.commit_url}")
     exposure = "private" if result.private else "public"

@@ -8,10 +8,8 @@ from pathlib import Path
 
 from h3ds_hf.commands.card import DATASET_ID_ENV
 from h3ds_hf.errors import H3DSError
-from h3ds_hf.hub.calls import hub_api
-from h3ds_hf.hub.dataset_card import PLACEHOLDER_REPO_ID
-from h3ds_hf.space.folder import SDK_VERSION, push_space, write_space
-from h3ds_hf.space.settings import DATASET_ENV, TOKEN_ENV
+from h3ds_hf.hub.names import PLACEHOLDER_REPO_ID
+from h3ds_hf.space.names import DATASET_ENV, SDK_VERSION, TOKEN_ENV
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
         args.space_parser.error("--space-id, --secret and --private go with --push")
     if args.push and args.dataset_id == PLACEHOLDER_REPO_ID:
         args.space_parser.error(f"--push needs --dataset-id ORG/NAME (or ${DATASET_ID_ENV})")
+    # Imported when run, so that `h3ds-hf --help` does not load the Hub stack.
+    from h3ds_hf.hub.calls import hub_api
+    from h3ds_hf.space.folder import push_space, write_space
+
     secrets = {}
     for name in args.secret:
         value = os.environ.get(name)

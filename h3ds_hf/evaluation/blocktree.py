@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from h3ds_hf.evaluation.neighbors import as_points, compact_blocks, morton_order
-from h3ds_hf.evaluation.parallel import KERNEL_LOCK
+from h3ds_hf.evaluation.parallel import kernel_threads
 
 #: Queries per block: large enough to share the walk, small enough to keep blocks compact.
 BLOCK = 32
@@ -50,16 +50,15 @@ def build_tree(points: np.ndarray, leafsize: int):
     """
     points = as_points(points)
     perm, keys = morton_order(points)
-    with KERNEL_LOCK:
-        stored = _gather(points, perm)
+    stored = _gather(points, perm)
     return (perm, stored, *_cell_nodes(keys, stored, perm, leafsize))
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _gather(points: np.ndarray, perm: np.ndarray) -> np.ndarray:
-    """points[perm] for (N, 3) points, in parallel."""
+    """points[perm] for (N, 3) points (numpy's fancy indexing of rows is several times slower)."""
     out = np.empty((len(perm), 3))
-    for i in numba.prange(len(perm)):
+    for i in range(len(perm)):
         for a in range(3):
             out[i, a] = points[perm[i], a]
     return out
@@ -195,7 +194,8 @@ def _select(points: np.ndarray, perm: np.ndarray, axis: int, start: int, end: in
 def _grown(values: np.ndarray, capacity: int) -> np.ndarray:
     """``values`` copied into a longer array of ``capacity`` entries."""
     out = np.empty(capacity, values.dtype)
-    out[: len(values)] = values
+    for i in range(len(values)):  # not out[:n] = values, whose shape check compiles slowly
+        out[i] = values[i]
     return out
 
 
@@ -449,16 +449,17 @@ class SearchTree:
     left: np.ndarray
     depth: int
 
-    def search(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
         """Squared distance (Q,) and row of ``elements`` (Q,) of each query's nearest element.
 
         Args:
             queries: (Q, 3) float64, C-contiguous; fastest in a spatial order.
+            block: queries walking the tree together (:data:`BLOCK` suits far queries).
         """
         squared = np.empty(len(queries))
         rows = np.empty(len(queries), dtype=np.int64)
         if len(queries):
-            with KERNEL_LOCK:
+            with kernel_threads(len(queries)):
                 search_blocks(
                     self.elements,
                     self.low,
@@ -468,7 +469,7 @@ class SearchTree:
                     self.left,
                     self.depth,
                     queries,
-                    compact_blocks(queries, BLOCK),
+                    compact_blocks(queries, block),
                     squared,
                     rows,
                 )

@@ -49,8 +49,10 @@ from h3ds_hf.evaluation.alignment import (
     transformed,
 )
 from h3ds_hf.evaluation.blocktree import BlockTree
+from h3ds_hf.evaluation.kernels import announce_compilation
 from h3ds_hf.evaluation.matching import AnchoredMatcher
 from h3ds_hf.evaluation.meshes import mesh_arrays, validate_landmarks, validate_mesh
+from h3ds_hf.evaluation.protocols import ALIGNMENTS, EVALUATION_REGIONS, PROTOCOLS
 from h3ds_hf.evaluation.results import (
     AlignmentDiagnostics,
     PairResult,
@@ -62,13 +64,6 @@ from h3ds_hf.scene import REGION_NAMES, GroundTruth
 
 logger = logging.getLogger(__name__)
 
-PROTOCOLS: tuple[str, ...] = ("h3ds", "surface")
-ALIGNMENTS: tuple[str, ...] = ("similarity", "rigid")
-#: Reported regions -> (GT region aligned by the h3ds ICP, GT region scored; None = all).
-EVALUATION_REGIONS: dict[str, tuple[str, str | None]] = {
-    "face": ("face_sphere", "face_sphere"),
-    "head": ("face", None),
-}
 # The surface protocol aligns once, on the hand-annotated face (with ears and neck).
 _SURFACE_ICP_REGION = "face"
 # Most GT points used by the surface protocol's closest-surface-point ICP refinement.
@@ -94,6 +89,7 @@ class SceneEvaluator:
         self._orders: dict[str, np.ndarray] = {}
         self._surface: SurfaceIndex | None = None
         self._cut_face_masks: dict[str, np.ndarray] = {}
+        announce_compilation()
 
     # ------------------------------------------------------------------ public API
 

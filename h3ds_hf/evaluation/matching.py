@@ -25,7 +25,7 @@ import numpy as np
 
 from h3ds_hf.evaluation.blocktree import BlockTree, k_nearest, point_squared, rows_near
 from h3ds_hf.evaluation.neighbors import as_points
-from h3ds_hf.evaluation.parallel import KERNEL_LOCK
+from h3ds_hf.evaluation.parallel import kernel_threads
 
 #: Candidates kept per point. Measured on the benchmark's head ICP (75k points, 20 iterations):
 #: 8 and 12 equally fast, 6 ~5% and 16 ~20% slower (fewer candidates: more points searched
@@ -90,7 +90,7 @@ class AnchoredMatcher:
         squared = np.empty(len(points))
         matched = np.empty_like(points)
         tree = self.target.tree
-        with KERNEL_LOCK:
+        with kernel_threads(len(points)):
             self.searched += _match_step(
                 points,
                 self._anchors,
@@ -171,7 +171,8 @@ def _match_step(
                 if not seeded:
                     rows_near(x, y, z, low, high, start, end, left, found_row)
             else:
-                found_row[:] = candidates[i]
+                for slot in range(k):
+                    found_row[slot] = candidates[i, slot]
             for slot in range(k):
                 found_d2[slot] = point_squared(x, y, z, target, found_row[slot])
             worst = k_nearest(
@@ -179,10 +180,14 @@ def _match_step(
             )
             nearest = np.argmin(found_d2)
             rows[i], squared[i] = found_row[nearest], found_d2[nearest]
-            candidates[i] = found_row
+            # Element by element: array assignments compile a shape check (seconds).
+            for slot in range(k):
+                candidates[i, slot] = found_row[slot]
             radius[i] = np.sqrt(worst)
-            anchors[i] = points[i]
+            for a in range(3):
+                anchors[i, a] = points[i, a]
             seeded = True
     for i in numba.prange(count):
-        matched[i] = target[rows[i]]
+        for a in range(3):
+            matched[i, a] = target[rows[i], a]
     return len(stale)

@@ -10,14 +10,12 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from h3ds_hf.evaluation.parallel import KERNEL_LOCK
+from h3ds_hf.evaluation.parallel import kernel_threads
 
 # Morton keys are sorted packed with their point's index into one uint64: the index takes the
 # low bits, the code the rest, up to 21 bits per axis (655k points: 14 bits, 16384 cells across
 # the bounding cube, 0.03 mm on a head). numpy sorts uint64 values ~3x faster than it argsorts.
 _MAX_AXIS_BITS = 21
-# Fixed chunks of the parallel bounding box: the same result whatever the number of threads.
-_BOUND_CHUNKS = 64
 
 
 def as_points(points: np.ndarray) -> np.ndarray:
@@ -39,15 +37,14 @@ def morton_order(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     count = len(points)
     index_bits = max(1, (count - 1).bit_length())
     axis_bits = min(_MAX_AXIS_BITS, (64 - index_bits) // 3)
-    with KERNEL_LOCK:
-        low, high = _bounding_box(points)
-        span = float((high - low).max()) if count else 0.0
-        # A single location: every key is 0.
-        scale = ((1 << axis_bits) - 1) / span if span > 0 else 0.0
+    low, high = _bounding_box(points)
+    span = float((high - low).max()) if count else 0.0
+    # A single location: every key is 0.
+    scale = ((1 << axis_bits) - 1) / span if span > 0 else 0.0
+    with kernel_threads(count):
         packed = _packed_keys(points, low, scale, axis_bits, index_bits)
     packed.sort()
-    with KERNEL_LOCK:
-        return _unpacked(packed, index_bits)
+    return _unpacked(packed, index_bits)
 
 
 def spatial_order(points: np.ndarray) -> np.ndarray:
@@ -61,24 +58,16 @@ def spatial_order(points: np.ndarray) -> np.ndarray:
     return morton_order(points)[0]
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _bounding_box(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Lowest and highest coordinates (3,) of (N, 3) points; numpy's min(axis=0) on this layout
-    is ~20x slower."""
-    count = points.shape[0]
-    lows = np.full((_BOUND_CHUNKS, 3), np.inf)
-    highs = np.full((_BOUND_CHUNKS, 3), -np.inf)
-    for chunk in numba.prange(_BOUND_CHUNKS):
-        for i in range(chunk * count // _BOUND_CHUNKS, (chunk + 1) * count // _BOUND_CHUNKS):
-            for a in range(3):
-                lows[chunk, a] = min(lows[chunk, a], points[i, a])
-                highs[chunk, a] = max(highs[chunk, a], points[i, a])
+    is ~20x slower. One thread: ~1 ms for 655k points, memory-bound."""
     low = np.full(3, np.inf)
     high = np.full(3, -np.inf)
-    for chunk in range(_BOUND_CHUNKS):
+    for i in range(points.shape[0]):
         for a in range(3):
-            low[a] = min(low[a], lows[chunk, a])
-            high[a] = max(high[a], highs[chunk, a])
+            low[a] = min(low[a], points[i, a])
+            high[a] = max(high[a], points[i, a])
     return low, high
 
 
@@ -97,13 +86,13 @@ def _packed_keys(points, low, scale, axis_bits, index_bits):
     return keys
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _unpacked(packed, index_bits):
     """Sorted packed keys -> (indices (N,) int64, codes (N,) uint64)."""
     mask = (np.uint64(1) << np.uint64(index_bits)) - np.uint64(1)
     order = np.empty(packed.shape[0], np.int64)
     codes = np.empty(packed.shape[0], np.uint64)
-    for i in numba.prange(packed.shape[0]):
+    for i in range(packed.shape[0]):
         order[i] = packed[i] & mask
         codes[i] = packed[i] >> np.uint64(index_bits)
     return order, codes
@@ -133,11 +122,17 @@ def compact_blocks(ordered: np.ndarray, size: int) -> np.ndarray:
     Returns:
         (B + 1,) int64 block boundaries: block b is ``ordered[bounds[b]:bounds[b + 1]]``.
     """
-    return _compact_blocks(as_points(ordered), size)
+    ordered = as_points(ordered)
+    steps = _steps(ordered)
+    # The median of every 16th step is as good a scale as the median, at a 16th of the cost
+    # (numpy's: numba's np.median costs seconds of compilation).
+    limit = 8.0 * float(np.median(steps[::16])) if len(steps) else 0.0
+    return _cut_blocks(steps, len(ordered), size, limit)
 
 
 @numba.njit(cache=True, nogil=True)
-def _compact_blocks(ordered: np.ndarray, size: int) -> np.ndarray:
+def _steps(ordered: np.ndarray) -> np.ndarray:
+    """(N - 1,) distances between consecutive rows of (N, 3) points."""
     n = ordered.shape[0]
     steps = np.empty(max(n - 1, 0))
     for i in range(n - 1):
@@ -145,8 +140,13 @@ def _compact_blocks(ordered: np.ndarray, size: int) -> np.ndarray:
         dy = ordered[i + 1, 1] - ordered[i, 1]
         dz = ordered[i + 1, 2] - ordered[i, 2]
         steps[i] = np.sqrt(dx * dx + dy * dy + dz * dz)
-    # The median of every 16th step is as good a scale as the median, at a 16th of the cost.
-    limit = 8.0 * np.median(steps[::16]) if n > 1 else 0.0
+    return steps
+
+
+@numba.njit(cache=True, nogil=True)
+def _cut_blocks(steps: np.ndarray, n: int, size: int, limit: float) -> np.ndarray:
+    """Block boundaries (B + 1,) over n points whose (n - 1,) consecutive ``steps`` are given:
+    a block ends after ``size`` points or before a step longer than ``limit``."""
     bounds = np.empty(n + 1, np.int64)
     count = 0
     length = 0

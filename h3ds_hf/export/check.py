@@ -25,13 +25,11 @@ from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
 from h3ds_hf.errors import ExportError, MalformedFileError, UnknownViewsConfigError
+from h3ds_hf.export.names import MIN_IOU
 from h3ds_hf.hub.views import SceneViewsSource
 from h3ds_hf.render.raster import coherent_order, project, rasterize
 
 logger = logging.getLogger(__name__)
-
-#: Default IoU below which a view is flagged.
-MIN_IOU = 0.9
 
 
 @dataclass(frozen=True)

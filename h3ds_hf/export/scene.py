@@ -31,6 +31,7 @@ from h3ds_hf.errors import ExportError, OutputExistsError, UnknownViewsConfigErr
 from h3ds_hf.export.cameras import image_size, view_camera
 from h3ds_hf.export.colmap import write_colmap
 from h3ds_hf.export.idr import CAMERA_FILES, cameras_npz
+from h3ds_hf.export.names import FORMATS
 from h3ds_hf.export.nerfstudio import transforms
 from h3ds_hf.export.points import gt_points
 from h3ds_hf.hub.views import SceneViewsSource
@@ -39,8 +40,6 @@ from h3ds_hf.release.obj import obj_bytes
 
 logger = logging.getLogger(__name__)
 
-#: Export formats, as ``--format`` names them.
-FORMATS: tuple[str, ...] = ("colmap", "nerfstudio", "idr")
 #: The record of an export, in every exported scene folder.
 MANIFEST_NAME = "h3ds_export.json"
 #: The GT scan's file name in an export made with ``with_gt``.

@@ -22,12 +22,11 @@ from h3ds_hf.benchmark.names import DEFAULT_CONFIG, config_sort_key, parse_confi
 from h3ds_hf.benchmark.published import PAPERS, PUBLISHED_RESULTS, published_views_configs
 from h3ds_hf.distribution import __version__
 from h3ds_hf.hub.features import FIELD_DOCS, scene_features
+from h3ds_hf.hub.names import PLACEHOLDER_REPO_ID
 from h3ds_hf.release.catalog import Catalog
 
 #: Where access to H3DS is requested and its terms are stated.
 TERMS_URL = "https://crisalixsa.github.io/h3d-net/"
-#: Repository id used in the card's examples when none is given.
-PLACEHOLDER_REPO_ID = "<org>/h3ds"
 
 GATED_PROMPT = (
     "H3DS is released by its authors for non-commercial research only. By requesting access "

@@ -29,13 +29,10 @@ from huggingface_hub.errors import (
 from h3ds_hf.benchmark.names import REPORTED_REGIONS, config_sort_key, parse_config_name, task_id
 from h3ds_hf.errors import H3DSError, HubError
 from h3ds_hf.hub.calls import HUB_FAILURES, failed_step
+from h3ds_hf.hub.names import EVAL_YAML, EVALUATION_FRAMEWORK
 from h3ds_hf.hub.untrusted import safe_yaml, utf8_text
 from h3ds_hf.release.catalog import Catalog
 
-#: The framework named by default: this package, until the Hub lists a framework for it.
-EVALUATION_FRAMEWORK = "h3ds-hf"
-#: The file's name at the dataset repository's root.
-EVAL_YAML = "eval.yaml"
 #: The split a task is on when eval.yaml does not say (the specification's default).
 BENCHMARK_SPLIT = "test"
 _COMMIT_SHA = re.compile(r"[0-9a-f]{40}")

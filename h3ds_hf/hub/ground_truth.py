@@ -9,12 +9,13 @@ because it must see the raw release reader and the Parquet readers, and it retur
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from h3ds_hf.benchmark.batch import GroundTruthSource
-from h3ds_hf.hub.prepared import PreparedRelease, is_prepared_folder
-from h3ds_hf.hub.remote import HubRelease, parse_hub_source
-from h3ds_hf.release.catalog import Catalog
 from h3ds_hf.release.reader import open_release
+
+if TYPE_CHECKING:
+    from h3ds_hf.benchmark.batch import GroundTruthSource
+    from h3ds_hf.release.catalog import Catalog
 
 
 def open_ground_truth(
@@ -42,6 +43,16 @@ def open_ground_truth(
     """
     if not isinstance(source, str | Path):
         return source
+    path = Path(source)
+    if path.is_file() or (path / "version.txt").is_file():  # a raw release: zip or folder
+        return open_release(
+            source, catalog=catalog, catalog_path=catalog_path, release=release, token=token
+        )
+    # Imported here: the Parquet and Hub readers (pyarrow, huggingface_hub) cost ~1 s to import
+    # and a raw release needs neither.
+    from h3ds_hf.hub.prepared import PreparedRelease, is_prepared_folder
+    from h3ds_hf.hub.remote import HubRelease, parse_hub_source
+
     if is_prepared_folder(source):
         return PreparedRelease(source)
     hub = parse_hub_source(source)

@@ -56,11 +56,11 @@ from h3ds_hf.benchmark.names import (
 from h3ds_hf.benchmark.report import load_results
 from h3ds_hf.errors import H3DSError
 from h3ds_hf.hub.eval_yaml import BENCHMARK_SPLIT, BenchmarkTasks
+from h3ds_hf.hub.names import EVAL_RESULTS_PATH
 from h3ds_hf.hub.untrusted import first_line, safe_yaml, utf8_text
 
 #: Where the card and the eval results live in the model repository.
 README_PATH = "README.md"
-EVAL_RESULTS_PATH = ".eval_results/h3ds.yaml"
 #: The results file uploaded beside the entries ('{digest}': its sha256, first 12 hex digits).
 RESULTS_FILE_TEMPLATE = ".eval_results/h3ds-results-{digest}.json"
 #: ``source.name`` of the entries: what produced the figures.

@@ -22,13 +22,10 @@ from h3ds_hf.errors import H3DSError
 from h3ds_hf.hub.calls import check_repo_id, hub_step
 from h3ds_hf.hub.dataset_card import PLACEHOLDER_REPO_ID
 from h3ds_hf.metric import metric_path
-from h3ds_hf.space.settings import DATASET_ENV
+from h3ds_hf.space.names import DATASET_ENV, SDK_VERSION
 
 logger = logging.getLogger(__name__)
 
-#: The gradio the Space runs (front matter ``sdk_version``; the ``space`` extra pins the same):
-#: the newest 6.x, the first major that accepts huggingface_hub 2.x.
-SDK_VERSION = "6.31.0"
 #: Files of the shipped metric folder copied into the Space.
 SPACE_FILES = ("README.md", "app.py", "h3ds_chamfer.py")
 REQUIREMENTS = "requirements.txt"

@@ -20,12 +20,9 @@ from h3ds_hf.errors import H3DSError, HubError
 from h3ds_hf.hub.ground_truth import open_ground_truth
 from h3ds_hf.hub.remote import parse_hub_source
 from h3ds_hf.scene import GroundTruth
+from h3ds_hf.space.names import DATASET_ENV, TOKEN_ENV
 from h3ds_hf.space.uploads import MAX_UPLOAD_BYTES
 
-#: Environment variable naming the ground truth (a Space variable).
-DATASET_ENV = "H3DS_DATASET"
-#: Environment variable of the Hub token (a Space secret; huggingface_hub reads it itself).
-TOKEN_ENV = "HF_TOKEN"
 #: Environment variable bounding an upload's expanded size, in MB.
 MAX_UPLOAD_ENV = "H3DS_MAX_UPLOAD_MB"
 
