@@ -9,7 +9,6 @@ without processing, so vertex order and values are the file's.
 from __future__ import annotations
 
 import io
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 import trimesh
 from PIL import Image
 
-from h3ds_hf.errors import H3DSError
+from h3ds_hf.errors import H3DSError, get_logger
 from h3ds_hf.release.cameras import (
     apply_transform,
     decompose_projection,
@@ -29,7 +28,7 @@ from h3ds_hf.release.catalog import Catalog, load_catalog
 from h3ds_hf.release.reader import Release, open_release
 from h3ds_hf.scene import REGION_NAMES
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class H3DS:

@@ -10,10 +10,7 @@ in parallel processes with ``jobs > 1`` and the results are identical to a seria
 from __future__ import annotations
 
 import hashlib
-import logging
-import multiprocessing
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -22,7 +19,7 @@ from tqdm.auto import tqdm
 
 from h3ds_hf.benchmark.heatmaps import write_heatmaps
 from h3ds_hf.benchmark.report import EvaluationRun, ScoredPrediction, summarize
-from h3ds_hf.errors import EvaluationError, MissingFileError
+from h3ds_hf.errors import EvaluationError, MissingFileError, get_logger
 from h3ds_hf.evaluation import (
     LANDMARKS_SUFFIX,
     PREDICTION_SUFFIXES,
@@ -30,10 +27,11 @@ from h3ds_hf.evaluation import (
     load_prediction,
     read_landmarks,
 )
+from h3ds_hf.evaluation.parallel import process_pool
 from h3ds_hf.release.catalog import Catalog
 from h3ds_hf.scene import GroundTruth
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class GroundTruthSource(Protocol):
@@ -202,9 +200,7 @@ def evaluate_folder(
     with bar:
         if jobs > 1 and len(todo) > 1:
             # "spawn": forking a process that ran the compiled kernels is unsafe (parallel.py).
-            context = multiprocessing.get_context("spawn")
-            workers = min(jobs, len(todo))
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            with process_pool(min(jobs, len(todo))) as pool:
                 for result in pool.map(_run_scene_job, todo, [options] * len(todo)):
                     scored.extend(result)
                     bar.update()

@@ -33,14 +33,13 @@ face_sphere, so the back of a predicted head does not count against the face.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
-from h3ds_hf.errors import EvaluationError, UnknownRegionError
+from h3ds_hf.errors import EvaluationError, UnknownRegionError, get_logger
 from h3ds_hf.evaluation.alignment import (
     IcpFit,
     apply_transform,
@@ -60,7 +59,7 @@ from h3ds_hf.evaluation.results import (
 from h3ds_hf.evaluation.surface import SurfaceIndex
 from h3ds_hf.scene import REGION_NAMES, GroundTruth
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 PROTOCOLS: tuple[str, ...] = ("h3ds", "surface")
 ALIGNMENTS: tuple[str, ...] = ("similarity", "rigid")

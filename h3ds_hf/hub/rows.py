@@ -10,7 +10,6 @@ so preparing all configs reads every file of the source exactly once.
 from __future__ import annotations
 
 import io
-import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -27,13 +26,14 @@ from h3ds_hf.errors import (
     MissingFileError,
     SourceError,
     UnknownViewsConfigError,
+    get_logger,
 )
 from h3ds_hf.release.cameras import decompose_projection, normalization_matrix
 from h3ds_hf.release.catalog import Catalog
 from h3ds_hf.release.reader import Cameras, Release
 from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES, GroundTruth
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Missing files named in an error message before the rest is only counted.
 SHOWN_MISSING = 10

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
 
-from h3ds_hf.atomic import replace_folder
-from h3ds_hf.errors import ChecksumError, OutputExistsError, UnsafeArchiveError
+from h3ds_hf.atomic import replace_folder, staging_folder
+from h3ds_hf.errors import ChecksumError, OutputExistsError, UnsafeArchiveError, get_logger
 from h3ds_hf.release.catalog import Catalog, catalog_for_version
 from h3ds_hf.release.sources import (
     IGNORED_PREFIX,
@@ -30,7 +28,7 @@ from h3ds_hf.release.sources import (
     file_chunks,
 )
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Written into an extracted release, so that a re-run recognises its own output.
 MARKER = ".h3ds-hf-extract.json"
@@ -70,7 +68,7 @@ def extract_release(
             return target
         raise OutputExistsError(f"{target} exists and is not an extraction of {source.path.name}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.partial-"))
+    staging = staging_folder(target)
     try:
         digest = _extract_into(source, staging, progress)
         if expected_md5 and digest != expected_md5:

@@ -10,7 +10,6 @@ lines) and ``regions/{face,face_sphere,nose}.txt`` (one vertex index per line); 
 from __future__ import annotations
 
 import io
-import logging
 import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,13 +22,14 @@ from h3ds_hf.errors import (
     ChecksumError,
     MalformedFileError,
     UnknownRegionError,
+    get_logger,
 )
 from h3ds_hf.release.catalog import Catalog, catalog_for_version, load_catalog
 from h3ds_hf.release.obj import read_obj
 from h3ds_hf.release.sources import FolderSource, Source, ZipSource, file_md5, open_source
 from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES, GroundTruth
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ zipfile. The archive may hold the release at its root or under one top folder.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import stat
 import zipfile
@@ -29,9 +28,10 @@ from h3ds_hf.errors import (
     SourceError,
     UnsafeArchiveError,
     WrongPasswordError,
+    get_logger,
 )
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Environment variable holding the H3DS access token (the archive's password).
 TOKEN_ENV = "H3DS_ACCESS_TOKEN"
