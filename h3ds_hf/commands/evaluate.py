@@ -60,13 +60,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="average over the scenes that were scored even if some are missing or failed",
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse files of the predictions folder that match no expected name (a wrong "
+        "separator, _3views, _landmarks.json) instead of warning about them",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, evaluate_parser=parser)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
-        raise SystemExit("h3ds-hf evaluate: error: --jobs must be at least 1")
+        args.evaluate_parser.error("--jobs must be at least 1")
+    if args.protocol == "h3ds" and args.alignment != "similarity":
+        args.evaluate_parser.error(
+            f"--alignment {args.alignment} needs --protocol surface (the h3ds protocol always "
+            "fits a similarity)"
+        )
     source = open_ground_truth(args.source, catalog=catalog_from_arguments(args))
     run_ = evaluate_folder(
         source,
@@ -79,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         progress=not args.no_progress,
         method=args.method,
+        strict=args.strict,
     )
     if args.allow_missing:
         run_ = run_.with_missing_allowed()
