@@ -8,14 +8,17 @@ the Parquet files (never the photos), one row group (= one scene) at a time.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from h3ds_hf.benchmark.batch import file_sha256
 from h3ds_hf.benchmark.names import parse_config_name
-from h3ds_hf.errors import SourceError, UnknownSceneError
+from h3ds_hf.errors import H3DSError, SourceError, UnknownSceneError
 from h3ds_hf.hub.prepare import MANIFEST_NAME
 from h3ds_hf.hub.rows import arrow_rows, ground_truth_from_row
 from h3ds_hf.release.catalog import Catalog, SceneInfo
@@ -60,6 +63,10 @@ class PreparedRelease:
     """
 
     def __init__(self, folder: str | Path) -> None:
+        with _unreadable_as_source_error(folder):
+            self._open(folder)
+
+    def _open(self, folder: str | Path) -> None:
         self.folder = Path(folder)
         self._files = _test_shards(self.folder)
         if not self._files:
@@ -80,12 +87,29 @@ class PreparedRelease:
         if scene_id not in self._locations:
             raise UnknownSceneError(f"scene {scene_id!r} is not in {self.folder}")
         path, group, row = self._locations[scene_id]
-        table = pq.ParquetFile(path).read_row_group(group, columns=GT_COLUMNS)
-        return ground_truth_from_row(arrow_rows(table.to_struct_array())[row])
+        with _unreadable_as_source_error(path):
+            table = pq.ParquetFile(path).read_row_group(group, columns=GT_COLUMNS)
+            return ground_truth_from_row(arrow_rows(table.to_struct_array())[row])
+
+    @property
+    def inputs(self) -> dict[str, str]:
+        """What the ground truth is read from: each shard's sha256 (the first config's 'test'
+        split), and the Hub revision when the folder is a snapshot of the Hub cache."""
+        found = {
+            f"{path.parent.name}/{path.name}": file_sha256(path)
+            for path in next(iter(self._files.values()))
+        }
+        if self.folder.resolve().parent.name == "snapshots":
+            found["revision"] = self.folder.resolve().name
+        return found
 
     @cached_property
     def _locations(self) -> dict[str, tuple[Path, int, int]]:
         """Scene id -> (shard, row group, row) in the first config's 'test' split."""
+        with _unreadable_as_source_error(self.folder):
+            return self._find_locations()
+
+    def _find_locations(self) -> dict[str, tuple[Path, int, int]]:
         where = {}
         for path in next(iter(self._files.values())):
             handle = pq.ParquetFile(path)
@@ -115,3 +139,18 @@ class PreparedRelease:
             views = len(everything) or 1 + max(used, default=0)
             scenes[scene_id] = SceneInfo(scene_id, tags[scene_id], views, by_config)
         return scenes
+
+
+@contextmanager
+def _unreadable_as_source_error(where: str | Path) -> Iterator[None]:
+    """Turn what pyarrow and the row decoders raise on a shard that is not one of ours (random
+    bytes, empty, other columns) into a :class:`SourceError` naming it."""
+    try:
+        yield
+    except (pa.ArrowException, KeyError, IndexError, TypeError, ValueError) as error:
+        if isinstance(error, H3DSError):
+            raise
+        text = " ".join(str(error).split())[:200]
+        raise SourceError(
+            f"{where}: not a dataset folder written by h3ds-hf prepare ({text})"
+        ) from None

@@ -10,6 +10,7 @@ lines) and ``regions/{face,face_sphere,nose}.txt`` (one vertex index per line); 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,6 +31,14 @@ from h3ds_hf.release.sources import FolderSource, Source, ZipSource, file_md5, o
 from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES, GroundTruth
 
 logger = get_logger(__name__)
+
+#: Readers of the .npy headers numpy writes, by format version.
+_NPY_HEADERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+#: A vertex index as landmarks.txt writes it.
+_INDEX = re.compile(r"-?[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -129,8 +138,11 @@ class Release:
             fields = line.split()
             if not fields:
                 continue
-            if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
+            # ASCII digits only ('²'.isdigit() is True), one optional sign, int64 range.
+            if len(fields) != 2 or not _INDEX.fullmatch(fields[1]) or len(fields[1]) > 18:
                 raise MalformedFileError(f"{name}:{number}: expected 'name vertex_index'")
+            if fields[0] in landmarks:
+                raise MalformedFileError(f"{name}:{number}: landmark {fields[0]} given twice")
             landmarks[fields[0]] = int(fields[1])
         missing = [landmark for landmark in LANDMARK_NAMES if landmark not in landmarks]
         if missing:
@@ -176,8 +188,10 @@ class Release:
         """Projection and scale matrices of every view of a scene, validated."""
         views = self.catalog.scene(scene_id).views
         name = self.cameras_name(scene_id)
+        data = self.source.read_bytes(name)
+        _check_npz_sizes(data, name)
         try:
-            with np.load(io.BytesIO(self.source.read_bytes(name)), allow_pickle=False) as npz:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 world = [_matrix(npz, f"world_mat_{view}", name) for view in range(views)]
                 scale = [_matrix(npz, f"scale_mat_{view}", name) for view in range(views)]
         except (ValueError, OSError, zipfile.BadZipFile) as error:
@@ -252,6 +266,29 @@ def _verify_md5(source: ZipSource, catalog: Catalog) -> None:
         raise ChecksumError(
             f"{source.path} has md5 {digest}, release {catalog.name} expects {catalog.md5}"
         )
+
+
+def _check_npz_sizes(data: bytes, name: str) -> None:
+    """Refuse an npz whose arrays declare more bytes than they hold, before numpy allocates
+    what a header claims (a shape of 10**11 with 8 bytes of data), and object arrays."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    header = _NPY_HEADERS.get(np.lib.format.read_magic(member))
+                    if header is None:
+                        raise MalformedFileError(f"{name}: {info.filename} has an unknown format")
+                    shape, _order, dtype = header(member)
+                    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                    if dtype.hasobject or declared > info.file_size:
+                        raise MalformedFileError(
+                            f"{name}: array {info.filename} declares {shape} {dtype} in "
+                            f"{info.file_size} bytes"
+                        )
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        if isinstance(error, MalformedFileError):
+            raise
+        raise MalformedFileError(f"{name}: not a readable npz archive ({error})") from None
 
 
 def _matrix(npz: np.lib.npyio.NpzFile, key: str, name: str) -> np.ndarray:
