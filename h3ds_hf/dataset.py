@@ -17,7 +17,7 @@ import numpy as np
 import trimesh
 from PIL import Image
 
-from h3ds_hf.errors import H3DSError, get_logger
+from h3ds_hf.errors import H3DSError, MalformedFileError, get_logger
 from h3ds_hf.release.cameras import (
     apply_transform,
     decompose_projection,
@@ -109,14 +109,22 @@ class H3DS:
     ) -> list[Image.Image]:
         """RGB photos as PIL images, all views or those of ``views_config_id``."""
         views = self._views(scene_id, views_config_id)
-        return [_image(self.release.image_bytes(scene_id, view)) for view in views]
+        return [
+            _image(
+                self.release.image_bytes(scene_id, view), self.release.image_name(scene_id, view)
+            )
+            for view in views
+        ]
 
     def load_masks(
         self, scene_id: str, views_config_id: str | int | None = None
     ) -> list[Image.Image]:
         """Foreground masks as PIL images, all views or those of ``views_config_id``."""
         views = self._views(scene_id, views_config_id)
-        return [_image(self.release.mask_bytes(scene_id, view)) for view in views]
+        return [
+            _image(self.release.mask_bytes(scene_id, view), self.release.mask_name(scene_id, view))
+            for view in views
+        ]
 
     def load_cameras(
         self, scene_id: str, views_config_id: str | int | None = None, normalized: bool = False
@@ -189,7 +197,11 @@ def _trimesh(vertices: np.ndarray, faces: np.ndarray) -> trimesh.Trimesh:
     return trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
 
 
-def _image(data: bytes) -> Image.Image:
-    with Image.open(io.BytesIO(data)) as image:
-        image.load()
-        return image.copy()
+def _image(data: bytes, name: str) -> Image.Image:
+    """Decode a photo or mask; MalformedFileError naming it if corrupt or a decompression bomb."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return image.copy()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise MalformedFileError(f"{name}: not a readable image ({error})") from None

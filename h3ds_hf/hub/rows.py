@@ -172,8 +172,13 @@ class SceneData:
 def _warn_if_rotated(jpeg: bytes, scene_id: str, view: int) -> None:
     """Warn about an EXIF orientation: datasets' Image feature rotates such photos when
     decoding, while the cameras (and the reference's loader) describe the stored pixels."""
-    with PIL.Image.open(io.BytesIO(jpeg)) as image:
-        orientation = image.getexif().get(PIL.ExifTags.Base.Orientation)
+    try:
+        with PIL.Image.open(io.BytesIO(jpeg)) as image:
+            orientation = image.getexif().get(PIL.ExifTags.Base.Orientation)
+    except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as error:
+        raise MalformedFileError(
+            f"{Release.image_name(scene_id, view)}: not a readable image ({error})"
+        ) from None
     if orientation not in (None, 1):
         logger.warning(
             "scene %s view %d: EXIF orientation %s; decoded images will be rotated relative "
