@@ -230,7 +230,9 @@ def _scene(scene_id: str, tags: Any, views: Any, configs: Any, origin: str) -> S
     if not scene_id or "/" in scene_id or "\\" in scene_id or scene_id in {".", ".."}:
         raise CatalogError(f"{where}: invalid scene id")
     if not isinstance(views, int) or isinstance(views, bool) or not 0 < views <= MAX_VIEWS:
-        raise CatalogError(f"{where}: 'views' must be an integer in 1..{MAX_VIEWS}, got {views!r}")
+        raise CatalogError(
+            f"{where}: 'views' must be a positive integer up to {MAX_VIEWS}, got {views!r}"
+        )
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise CatalogError(f"{where}: 'tags' must be a list of strings")
     if not isinstance(configs, Mapping):
