@@ -10,15 +10,31 @@ Main entry points:
 - the ``h3ds-hf`` command line (``h3ds-hf --help``).
 """
 
-from os import PathLike
-from typing import Any
+from __future__ import annotations
 
-from h3ds_hf.dataset import H3DS
+import importlib
+from os import PathLike
+from typing import TYPE_CHECKING, Any
+
 from h3ds_hf.distribution import __version__
 from h3ds_hf.errors import H3DSError
-from h3ds_hf.release.catalog import Catalog, SceneInfo, load_catalog
-from h3ds_hf.release.reader import Release, open_release
 from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES, GroundTruth
+
+if TYPE_CHECKING:
+    from h3ds_hf.dataset import H3DS
+    from h3ds_hf.release.catalog import Catalog, SceneInfo, load_catalog
+    from h3ds_hf.release.reader import Release, open_release
+
+#: Public names imported on first use, so that starting the command line (which imports this
+#: package first) is quick and a Ctrl-C then already reaches its handler.
+_EXPORTS = {
+    "H3DS": "h3ds_hf.dataset",
+    "Catalog": "h3ds_hf.release.catalog",
+    "SceneInfo": "h3ds_hf.release.catalog",
+    "load_catalog": "h3ds_hf.release.catalog",
+    "Release": "h3ds_hf.release.reader",
+    "open_release": "h3ds_hf.release.reader",
+}
 
 
 def load_local(source: str | PathLike[str], config: str = "3-views", **kwargs: Any) -> Any:
@@ -51,3 +67,9 @@ __all__ = [
     "metric_path",
     "open_release",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

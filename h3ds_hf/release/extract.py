@@ -71,8 +71,8 @@ def extract_release(
     expected_md5 = catalog.md5 if catalog is not None else None
     if not expected_md5:
         logger.warning(
-            "%s: no catalog with its md5 (pass --catalog or --release): extracted without "
-            "checking that the archive is the published one",
+            "%s: no catalog gives its md5 (pass --catalog or --release): the archive is not "
+            "checked against the published one",
             source.path,
         )
     if target.exists():
