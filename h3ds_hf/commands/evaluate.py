@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     if args.allow_missing:
         run_ = run_.with_missing_allowed()
     json_path, csv_path = run_.write(args.output)
-    print(f"protocol {run_.protocol}, release {run_.release}, mean GT -> prediction (mm)")
+    print(f"protocol {run_.protocol}, release {run_.release!r}, mean GT -> prediction (mm)")
     print(run_.table())
     _list("missing", run_.missing)
     _list("failed", run_.failed)

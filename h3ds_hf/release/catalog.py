@@ -89,7 +89,8 @@ class Catalog:
             return self.scenes[scene_id]
         except KeyError:
             raise UnknownSceneError(
-                f"scene {scene_id!r} is not in catalog {self.name} ({len(self.scenes)} scenes)"
+                f"scene {scene_id!r} is not in catalog {self.name!r} "
+                f"({len(self.scenes)} scene{'s' if len(self.scenes) != 1 else ''})"
             ) from None
 
     def tags(self) -> set[str]:
