@@ -153,7 +153,12 @@ def test_results_record_every_input(release, millimetres):
     assert len(data["inputs"]["catalog"]) == 64
     for result in data["results"]:
         stem = f"{result['scene_id']}_{result['views_config']}"
-        assert set(result["inputs"]) == {f"{stem}.ply", f"{stem}.landmarks.json"}
+        scene = result["scene_id"]
+        assert set(result["inputs"]) == {f"{stem}.ply", f"{stem}.landmarks.json"} | {
+            f"{scene}/{name}"
+            for name in ["full_head.obj", "landmarks.txt", "regions/face.txt",
+                         "regions/face_sphere.txt", "regions/nose.txt"]
+        }  # fmt: skip
         assert result["inputs"][f"{stem}.ply"] == result["sha256"]
 
 

@@ -200,6 +200,7 @@ def evaluate_scene(
             for path in (prediction.mesh_path, prediction.landmarks_path)
             if path is not None
         }
+        inputs.update(gt.inputs)  # the ground-truth files (or Parquet row group) it is scored on
         try:
             vertices, faces = load_prediction(prediction.mesh_path)
             landmarks = (

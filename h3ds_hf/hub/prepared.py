@@ -7,6 +7,7 @@ the Parquet files (never the photos), one row group (= one scene) at a time.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,7 +90,10 @@ class PreparedRelease:
         path, group, row = self._locations[scene_id]
         with _unreadable_as_source_error(path):
             table = pq.ParquetFile(path).read_row_group(group, columns=GT_COLUMNS)
-            return ground_truth_from_row(arrow_rows(table.to_struct_array())[row])
+            gt = ground_truth_from_row(arrow_rows(table.to_struct_array())[row])
+        # The shard's sha256 is among the run's inputs (:attr:`inputs`): here, where in it.
+        where = f"{path.parent.name}/{path.name}"
+        return dataclasses.replace(gt, inputs={where: f"row group {group}, row {row}"})
 
     @property
     def inputs(self) -> dict[str, str]:

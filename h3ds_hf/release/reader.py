@@ -9,6 +9,7 @@ lines) and ``regions/{face,face_sphere,nose}.txt`` (one vertex index per line); 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import zipfile
@@ -65,6 +66,7 @@ class Release:
     def __init__(self, source: Source, catalog: Catalog) -> None:
         self.source = source
         self.catalog = catalog
+        self._digests: dict[str, str] = {}  # file name -> sha256 of the bytes last read
 
     @property
     def description(self) -> str:
@@ -126,13 +128,13 @@ class Release:
         """GT mesh: (N, 3) float64 vertices in mm (file order) and (M, 3) int64 faces."""
         self.catalog.scene(scene_id)
         name = self.mesh_name(scene_id)
-        return read_obj(self.source.read_bytes(name), name=name)
+        return read_obj(self._read(name), name=name)
 
     def landmarks(self, scene_id: str, n_vertices: int | None = None) -> dict[str, int]:
         """Landmark name -> GT vertex index, for the six H3DS landmarks."""
         self.catalog.scene(scene_id)
         name = self.landmarks_name(scene_id)
-        text = self.source.read_bytes(name).decode("utf-8-sig", "replace")
+        text = self._read(name).decode("utf-8-sig", "replace")
         landmarks: dict[str, int] = {}
         for number, line in enumerate(text.splitlines(), start=1):
             fields = line.split()
@@ -158,7 +160,7 @@ class Release:
             )
         self.catalog.scene(scene_id)
         name = self.region_name(scene_id, region_id)
-        data = self.source.read_bytes(name).removeprefix(b"\xef\xbb\xbf")
+        data = self._read(name).removeprefix(b"\xef\xbb\xbf")
         if not data.strip():
             raise MalformedFileError(f"{name}: expected one vertex index per line, at least one")
         try:
@@ -173,16 +175,28 @@ class Release:
         return indices
 
     def ground_truth(self, scene_id: str) -> GroundTruth:
-        """Mesh, landmarks and regions of a scene, validated together."""
+        """Mesh, landmarks and regions of a scene, validated together, with the sha256 of
+        each file they were read from."""
         vertices, faces = self.mesh(scene_id)
         n_vertices = len(vertices)
+        landmarks = self.landmarks(scene_id, n_vertices)
+        regions = {r: self.region(scene_id, r, n_vertices) for r in REGION_NAMES}
+        names = [self.mesh_name(scene_id), self.landmarks_name(scene_id)]
+        names += [self.region_name(scene_id, r) for r in REGION_NAMES]
         return GroundTruth(
             scene_id=scene_id,
             vertices=vertices,
             faces=faces,
-            landmarks=self.landmarks(scene_id, n_vertices),
-            regions={r: self.region(scene_id, r, n_vertices) for r in REGION_NAMES},
+            landmarks=landmarks,
+            regions=regions,
+            inputs={name: self._digests[name] for name in names},
         )
+
+    def _read(self, name: str) -> bytes:
+        """A file's bytes, its sha256 remembered (results record what they were scored on)."""
+        data = self.source.read_bytes(name)
+        self._digests[name] = hashlib.sha256(data).hexdigest()
+        return data
 
     def cameras(self, scene_id: str) -> Cameras:
         """Projection and scale matrices of every view of a scene, validated."""
