@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 from h3ds_hf import atomic
@@ -145,3 +146,29 @@ def test_ctrl_c_during_start_up_is_one_line(synthetic):
     )
     assert done.returncode == 130, done.stderr
     assert done.stderr.strip().splitlines() == ["h3ds-hf: interrupted"]
+
+
+def test_a_full_disk_leaves_the_old_file_and_no_partial(tmp_path, monkeypatch):
+    path = tmp_path / "results.json"
+    path.write_text("old")
+
+    def full(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fdopen", full)
+    with pytest.raises(OSError, match="No space"):
+        atomic.atomic_write_text(path, "new")
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_a_nearly_singular_camera_is_warned_about(caplog):
+    from h3ds_hf.release.cameras import decompose_projection
+
+    P = np.array([[1000.0, 0, 50, 0], [0, 1000, 60, 0], [0, 0, 1e-6, 1]])
+    with caplog.at_level("WARNING"):
+        decompose_projection(P)
+    assert "nearly singular" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        decompose_projection(np.array([[1000.0, 0, 50, 0], [0, 1000, 60, 0], [0, 0, 1, 1]]))
+    assert caplog.text == ""
