@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import logging
 import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
 
-from h3ds_hf.errors import get_logger
-
-logger = get_logger(__name__)
+logger = logging.getLogger(__name__)  # paths only: no secret to scrub
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
