@@ -13,6 +13,7 @@ import importlib
 import logging
 import signal
 import sys
+import threading
 import traceback
 
 from h3ds_hf.distribution import __version__
@@ -53,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit status (130 when interrupted)."""
     # SIGTERM (kill, a job scheduler) unwinds like Ctrl-C: temporary folders are removed.
-    signal.signal(signal.SIGTERM, _interrupt)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     debug = False
     command = None
     try:
@@ -71,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         prefix = f"h3ds-hf {command}" if command else "h3ds-hf"
         print(f"{prefix}: error: {one_line(error)}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _interrupt(signum: int, _frame: object) -> None:
@@ -84,7 +89,8 @@ def _configure_logging(debug: bool) -> None:
         format="%(levelname)s %(name)s: %(message)s",
     )
     for handler in logging.getLogger().handlers:
-        handler.addFilter(SecretFilter())
+        if not any(isinstance(f, SecretFilter) for f in handler.filters):
+            handler.addFilter(SecretFilter())
 
 
 def one_line(error: BaseException) -> str:
