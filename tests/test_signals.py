@@ -18,7 +18,8 @@ from h3ds_hf import atomic
 _KILLED_REPLACE = textwrap.dedent(
     """
     import os, signal, sys
-        from h3ds_hf import atomic
+    from pathlib import Path
+    from h3ds_hf import atomic
 
     target, step = Path(sys.argv[1]), sys.argv[2]
     staging = atomic.staging_folder(target)
