@@ -139,7 +139,7 @@ def folder_warnings(
         hint = (
             f": rename it {expected}"
             if expected
-            else (" ({scene_id}_{views}.ply|obj|glb or .landmarks.json)")
+            else " ({scene_id}_{views}.ply|obj|glb or .landmarks.json)"
         )
         warnings.append(f"{path.name} matches no expected name{hint}; ignored")
     return warnings
