@@ -44,7 +44,7 @@ def run_demo(output: Path, say: Callable[[str], None], *, progress: bool = True)
     The metric's numbers equal the table's 3-views cell: both score the same files (the
     metric reads the ``.landmarks.json`` beside each reconstruction) with the same code.
     """
-    token = secrets.token_urlsafe(16)  # the archive's password: in memory only
+    token = secrets.token_urlsafe(16)  # the synthetic archive's password, not a secret
     say(f"1. Synthetic mini-H3DS (not the real data) -> {output}")
     folder = write_synthetic_release(
         output / "release",
@@ -60,6 +60,7 @@ def run_demo(output: Path, say: Callable[[str], None], *, progress: bool = True)
         f"   {archive.name}: ZipCrypto, {len(catalog.scenes)} scenes, read in place; "
         f"missing files: {len(release.missing())}"
     )
+    say(f"   its access token (synthetic, printed to try the commands): {token}")
 
     scene_id = catalog.scene_ids()[0]
     dataset = H3DS(folder, config_path=catalog_path)

@@ -347,8 +347,10 @@ def score(
     Returns:
         ``{region}_chamfer_mm`` per region (mean over items of the per-item gt->pred means,
         mm); with the surface protocol also the other figures of :func:`_figures`;
-        ``scenes`` (number of items), ``per_scene`` (one dict per item: ``scene_id`` and the
-        same figures), ``protocol``, ``regions``, ``alignment``, ``package_version``.
+        ``scenes`` (number of items), ``per_scene`` (one dict per item: ``scene_id``, the
+        same figures and its ``warnings``), ``warnings`` (every item's, each prefixed with the
+        item it is about: a unit mistake, an implausible fit; the figures are unchanged),
+        ``protocol``, ``regions``, ``alignment``, ``package_version``.
 
     Raises:
         EvaluationError: (a ValueError) naming the item: lengths differ, a reference without
@@ -374,13 +376,20 @@ def score(
             )
         except EvaluationError as err:
             raise EvaluationError(f"{_label(index, scene_id)}: {err}") from None
-        per_scene.append({"scene_id": scene_id, **_figures(result, protocol)})
-    keys = [key for key in per_scene[0] if key != "scene_id"] if per_scene else []
+        per_scene.append(
+            {"scene_id": scene_id, **_figures(result, protocol), "warnings": list(result.warnings)}
+        )
+    keys = [key for key in per_scene[0] if key not in ("scene_id", "warnings")] if per_scene else []
     means = {key: float(np.mean([item[key] for item in per_scene])) for key in keys}
     return {
         **means,
         "scenes": len(per_scene),
         "per_scene": per_scene,
+        "warnings": [
+            f"{_label(index, item['scene_id'])}: {warning}"
+            for index, item in enumerate(per_scene)
+            for warning in item["warnings"]
+        ],
         "protocol": protocol,
         "regions": list(regions),
         "alignment": alignment if protocol == "surface" else "similarity+reflection",

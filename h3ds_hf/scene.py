@@ -33,6 +33,8 @@ class GroundTruth:
         faces: (M, 3) int64 vertex indices (triangles).
         landmarks: name -> vertex index, for the names of :data:`LANDMARK_NAMES`.
         regions: region name -> (K,) int64 vertex indices, for :data:`REGION_NAMES`.
+        inputs: what it was read from -> sha256 (or a location such as a Parquet row group),
+            recorded beside the scores it gives.
     """
 
     scene_id: str
@@ -40,3 +42,4 @@ class GroundTruth:
     faces: np.ndarray
     landmarks: Mapping[str, int] = field(default_factory=dict)
     regions: Mapping[str, np.ndarray] = field(default_factory=dict)
+    inputs: Mapping[str, str] = field(default_factory=dict, compare=False)

@@ -7,6 +7,7 @@ huggingface_hub are pointed at a temporary folder and the Hub clients are put of
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,3 +94,8 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(
                 f"CI needs the test-only oracle ({module}): {error}; see the README's set-up"
             ) from error
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave nothing in /tmp: the session's caches go with it."""
+    shutil.rmtree(_CACHE, ignore_errors=True)

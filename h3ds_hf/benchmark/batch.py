@@ -11,11 +11,11 @@ are identical to a serial run.
 from __future__ import annotations
 
 import hashlib
-import logging
-import multiprocessing
+import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from h3ds_hf.benchmark.heatmaps import write_heatmaps
 from h3ds_hf.benchmark.report import EvaluationRun, ScoredPrediction, summarize
-from h3ds_hf.errors import EvaluationError, MissingFileError
+from h3ds_hf.errors import EvaluationError, MissingFileError, get_logger
 from h3ds_hf.evaluation import (
     LANDMARKS_SUFFIX,
     PREDICTION_SUFFIXES,
@@ -33,10 +33,11 @@ from h3ds_hf.evaluation import (
     read_landmarks,
 )
 from h3ds_hf.evaluation.parallel import set_kernel_threads
+from h3ds_hf.processes import process_pool
 from h3ds_hf.release.catalog import Catalog
 from h3ds_hf.scene import GroundTruth
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class GroundTruthSource(Protocol):
@@ -81,7 +82,7 @@ class _SceneJob:
 def find_predictions(
     folder: str | Path, scene_ids: Sequence[str], views_configs: Sequence[str]
 ) -> tuple[list[Prediction], list[tuple[str, str]]]:
-    """Match reconstruction files to (scene, views config) pairs.
+    """Match reconstruction files to (scene, views config) pairs; suffixes in any case.
 
     Returns:
         the predictions found, and the (scene_id, views_config) pairs that have none.
@@ -90,17 +91,13 @@ def find_predictions(
         MissingFileError: the folder does not exist.
         EvaluationError: two files claim the same pair (e.g. both .ply and .obj).
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise MissingFileError(f"predictions folder {folder} does not exist")
+    files = _folder_files(folder)
     found, missing = [], []
     for scene_id in scene_ids:
         for views_config in views_configs:
             stem = f"{scene_id}_{views_config}"
             meshes = [
-                folder / f"{stem}{s}"
-                for s in PREDICTION_SUFFIXES
-                if (folder / f"{stem}{s}").is_file()
+                files[stem + suffix] for suffix in PREDICTION_SUFFIXES if stem + suffix in files
             ]
             if len(meshes) > 1:
                 names = ", ".join(path.name for path in meshes)
@@ -108,13 +105,88 @@ def find_predictions(
             if not meshes:
                 missing.append((scene_id, views_config))
                 continue
-            landmarks = folder / f"{stem}{LANDMARKS_SUFFIX}"
             found.append(
-                Prediction(
-                    scene_id, views_config, meshes[0], landmarks if landmarks.is_file() else None
-                )
+                Prediction(scene_id, views_config, meshes[0], files.get(stem + LANDMARKS_SUFFIX))
             )
     return found, missing
+
+
+def folder_warnings(
+    folder: str | Path, scene_ids: Sequence[str], views_configs: Sequence[str]
+) -> list[str]:
+    """What in a predictions folder is ignored although it looks meant to be scored.
+
+    Files that match no ``{scene_id}_{views}`` name of the catalog (a wrong separator,
+    ``_3views``, ``_landmarks.json``), named with the name expected when it can be guessed, and
+    landmarks files beside which no reconstruction lies. Hidden files are not listed.
+    """
+    files = _folder_files(folder)
+    stems = {f"{scene_id}_{views}" for scene_id in scene_ids for views in views_configs}
+    meshes = {
+        stem
+        for stem, dot, suffix in (key.rpartition(".") for key in files)
+        if dot + suffix in PREDICTION_SUFFIXES
+    }
+    warnings = []
+    for key, path in sorted(files.items()):
+        if key.endswith(LANDMARKS_SUFFIX) and key[: -len(LANDMARKS_SUFFIX)] in stems:
+            stem = key[: -len(LANDMARKS_SUFFIX)]
+            if stem not in meshes:
+                warnings.append(
+                    f"{path.name} belongs to no prediction (no {stem}.ply|obj|glb): ignored"
+                )
+            continue
+        stem, dot, suffix = key.rpartition(".")
+        if stem in stems and dot + suffix in PREDICTION_SUFFIXES:
+            continue
+        expected = _expected_name(path.name, scene_ids, views_configs)
+        hint = (
+            f": rename it {expected}"
+            if expected
+            else " ({scene_id}_{views}.ply|obj|glb or .landmarks.json)"
+        )
+        warnings.append(f"{path.name} matches no expected name{hint}; ignored")
+    return warnings
+
+
+#: What may separate a scene id from its views count in a misnamed file, and follow the count.
+_MISNAMED = re.compile(r"[\W_]*(\d+)(?:[\W_]*views?)?(.*)", re.IGNORECASE)
+
+
+def _expected_name(name: str, scene_ids: Sequence[str], views_configs: Sequence[str]) -> str | None:
+    """The expected name a misnamed prediction or landmarks file was probably meant to have."""
+    for scene_id in scene_ids:
+        if not name.lower().startswith(scene_id.lower()):
+            continue
+        match = _MISNAMED.fullmatch(name[len(scene_id) :])
+        if match is None or match[1] not in views_configs:
+            continue
+        rest = match[2].lower()
+        if "landmark" in rest and rest.endswith(".json"):
+            return f"{scene_id}_{match[1]}{LANDMARKS_SUFFIX}"
+        suffix = "." + rest.rpartition(".")[2]
+        if suffix in PREDICTION_SUFFIXES:
+            return f"{scene_id}_{match[1]}{suffix}"
+    return None
+
+
+def _folder_files(folder: str | Path) -> dict[str, Path]:
+    """Visible files of a predictions folder by name with its suffix lower-cased (a
+    ``.landmarks.json`` ending counts as one suffix)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MissingFileError(f"predictions folder {folder} does not exist")
+    files = {}
+    for path in folder.iterdir():
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        lower = path.name.lower()
+        cut = len(LANDMARKS_SUFFIX) if lower.endswith(LANDMARKS_SUFFIX) else len(path.suffix)
+        key = path.name[: len(path.name) - cut] + lower[len(path.name) - cut :]
+        if key in files:
+            raise EvaluationError(f"{files[key].name} and {path.name} differ only in case")
+        files[key] = path
+    return files
 
 
 def evaluate_scene(
@@ -127,14 +199,19 @@ def evaluate_scene(
     evaluator = SceneEvaluator(gt)
     scored = []
     for prediction in predictions:
-        digest = file_sha256(prediction.mesh_path)
+        inputs = {
+            path.name: file_sha256(path)
+            for path in (prediction.mesh_path, prediction.landmarks_path)
+            if path is not None
+        }
+        inputs.update(gt.inputs)  # the ground-truth files (or Parquet row group) it is scored on
         try:
             vertices, faces = load_prediction(prediction.mesh_path)
             landmarks = (
                 read_landmarks(prediction.landmarks_path) if prediction.landmarks_path else None
             )
         except EvaluationError as error:
-            scored.append(ScoredPrediction.failure(prediction, digest, str(error)))
+            scored.append(ScoredPrediction.failure(prediction, inputs, str(error)))
             continue
         result = evaluator.evaluate(
             (vertices, faces),
@@ -146,7 +223,7 @@ def evaluate_scene(
         )
         if options.heatmaps is not None and not result.failed:
             write_heatmaps(evaluator, vertices, faces, landmarks, options.heatmaps, prediction)
-        scored.append(ScoredPrediction.from_result(prediction, digest, result))
+        scored.append(ScoredPrediction.from_result(prediction, inputs, result))
     return scored
 
 
@@ -161,6 +238,7 @@ def evaluate_folder(
     progress: bool = True,
     method: str | None = None,
     client: Any = None,
+    strict: bool = False,
 ) -> EvaluationRun:
     """Score a folder of reconstructions against an opened ground-truth source.
 
@@ -180,6 +258,12 @@ def evaluate_folder(
         method: name of the method in tables (default: the predictions folder's name).
         client: a ``dask.distributed.Client``: the scenes are scored on its cluster (one task
             per scene; ``jobs`` is then ignored), results identical to a serial run.
+        strict: refuse a folder holding files that look meant to be scored but match no
+            expected name (see :func:`folder_warnings`) instead of warning about them.
+
+    Raises:
+        EvaluationError: unknown views configs, no reconstruction at all, or with ``strict``
+            a misnamed file.
     """
     options = options or EvaluationOptions()
     catalog = source.catalog
@@ -190,6 +274,11 @@ def evaluate_folder(
         raise EvaluationError(f"unknown views config(s) {unknown}; known: {sorted(known, key=int)}")
     scene_ids = catalog.scene_ids(tags)
     found, missing = find_predictions(predictions, scene_ids, configs)
+    warnings = folder_warnings(predictions, catalog.scene_ids(), sorted(known, key=int))
+    if warnings and strict:
+        raise EvaluationError(f"{predictions}: " + "; ".join(warnings))
+    for warning in warnings:
+        logger.warning("%s: %s", predictions, warning)
     if not found:
         raise EvaluationError(
             f"no reconstruction named {{scene_id}}_{{views}}.ply|obj|glb in {predictions} for "
@@ -221,6 +310,8 @@ def evaluate_folder(
         protocol=options.protocol,
         regions=options.regions,
         method=method or Path(predictions).name,
+        warnings=warnings,
+        inputs=_source_inputs(source),
     )
 
 
@@ -246,12 +337,7 @@ def _scored_jobs(
     # cores are shared out: processes x kernel threads never exceed them.
     workers = min(jobs, len(todo))
     threads = max(1, _cores() // workers)
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=set_kernel_threads,
-        initargs=(threads,),
-    ) as pool:
+    with process_pool(workers, set_kernel_threads, (threads,)) as pool:
         futures = {pool.submit(_run_scene_job, job, options): i for i, job in enumerate(todo)}
         for future in as_completed(futures):
             yield futures[future], future.result()
@@ -273,6 +359,15 @@ def _run_dask_job(job: _SceneJob, options: EvaluationOptions) -> list[ScoredPred
 
     set_kernel_threads(get_worker().state.nthreads)
     return _run_scene_job(job, options)
+
+
+def _source_inputs(source: GroundTruthSource) -> dict[str, str]:
+    """The run's shared inputs: the catalog's sha256 (its canonical JSON), and what the source
+    says identifies it (e.g. a Hub dataset's revision), if it says anything."""
+    canonical = json.dumps(source.catalog.to_json_dict(), sort_keys=True).encode("utf-8")
+    inputs = {"catalog": hashlib.sha256(canonical).hexdigest()}
+    inputs.update(getattr(source, "inputs", {}))
+    return inputs
 
 
 def file_sha256(path: Path) -> str:

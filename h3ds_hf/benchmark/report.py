@@ -26,6 +26,10 @@ from h3ds_hf.evaluation import PairResult
 from h3ds_hf.release.catalog import Catalog
 
 RESULTS_FORMAT = "h3ds-hf-results/1"
+#: Marker of a table cell that averages over flagged predictions, explained in a footnote.
+FLAG = " (!)"
+#: Flagged predictions named in the table's footnote before the rest is only counted.
+SHOWN_FLAGS = 10
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class ScoredPrediction:
         prediction: the reconstruction's file name; sha256: its digest.
         status: 'ok', 'failed' (with ``reason``) or 'missing'.
         regions: region name -> the region's scores (``RegionResult.to_dict()``).
+        warnings: why the scores may be wrong though computed (``PairResult.warnings``).
+        inputs: every file the scores depend on -> its sha256 (the mesh, its landmarks).
     """
 
     scene_id: str
@@ -47,29 +53,36 @@ class ScoredPrediction:
     reason: str | None = None
     regions: dict[str, dict[str, Any]] = field(default_factory=dict)
     landmarks_used: bool = False
+    warnings: tuple[str, ...] = ()
+    inputs: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_result(cls, prediction: Any, sha256: str, result: PairResult) -> ScoredPrediction:
+    def from_result(
+        cls, prediction: Any, inputs: dict[str, str], result: PairResult
+    ) -> ScoredPrediction:
         return cls(
             scene_id=prediction.scene_id,
             views_config=prediction.views_config,
             prediction=prediction.mesh_path.name,
-            sha256=sha256,
+            sha256=inputs[prediction.mesh_path.name],
             status="failed" if result.failed else "ok",
             reason=result.reason,
             regions={name: region.to_dict() for name, region in result.regions.items()},
             landmarks_used=result.landmarks_used,
+            warnings=result.warnings,
+            inputs=inputs,
         )
 
     @classmethod
-    def failure(cls, prediction: Any, sha256: str, reason: str) -> ScoredPrediction:
+    def failure(cls, prediction: Any, inputs: dict[str, str], reason: str) -> ScoredPrediction:
         return cls(
             prediction.scene_id,
             prediction.views_config,
             prediction.mesh_path.name,
-            sha256,
+            inputs[prediction.mesh_path.name],
             "failed",
             reason,
+            inputs=inputs,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,6 +94,8 @@ class ScoredPrediction:
             "status": self.status,
             "reason": self.reason,
             "landmarks_used": self.landmarks_used,
+            "warnings": list(self.warnings),
+            "inputs": self.inputs,
             "regions": self.regions,
         }
 
@@ -118,6 +133,8 @@ class EvaluationRun:
     results: list[ScoredPrediction]
     summary: dict[str, ConfigSummary]
     allow_missing: bool = False
+    warnings: tuple[str, ...] = ()
+    inputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def missing(self) -> list[ScoredPrediction]:
@@ -126,6 +143,19 @@ class EvaluationRun:
     @property
     def failed(self) -> list[ScoredPrediction]:
         return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def flagged(self) -> list[ScoredPrediction]:
+        """Scored predictions with warnings: their numbers need a second look."""
+        return [r for r in self.results if r.warnings]
+
+    def all_warnings(self) -> list[str]:
+        """The run's warnings, then each flagged prediction's, prefixed by its name."""
+        return list(self.warnings) + [
+            f"{r.scene_id}_{r.views_config}: {warning}"
+            for r in self.flagged
+            for warning in r.warnings
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,6 +169,8 @@ class EvaluationRun:
             "views_configs": self.views_configs,
             "tags": self.tags,
             "allow_missing": self.allow_missing,
+            "warnings": self.all_warnings(),
+            "inputs": self.inputs,
             "results": [r.to_dict() for r in self.results],
             "summary": {config: s.to_dict() for config, s in self.summary.items()},
         }
@@ -207,8 +239,15 @@ def summarize(
     regions: Sequence[str],
     method: str,
     allow_missing: bool = False,
+    warnings: Sequence[str] = (),
+    inputs: dict[str, str] | None = None,
 ) -> EvaluationRun:
-    """Sort the outcomes (catalog order, then views config) and compute the table."""
+    """Sort the outcomes (catalog order, then views config) and compute the table.
+
+    ``warnings`` are the run's own (e.g. files of the predictions folder that match no
+    expected name); ``inputs`` maps the run's shared inputs (the catalog, the GT source) to
+    their sha256 or revision.
+    """
     scene_order = {scene_id: i for i, scene_id in enumerate(catalog.scenes)}
     config_order = {config: i for i, config in enumerate(views_configs)}
     results = list(scored) + [
@@ -226,6 +265,8 @@ def summarize(
         tags=tags,
         results=results,
         summary={},
+        warnings=tuple(warnings),
+        inputs=dict(inputs or {}),
     )
     return _with_summary(run, allow_missing)
 
@@ -253,9 +294,28 @@ def format_table(runs: Sequence[EvaluationRun]) -> str:
         configs += [c for c in run.views_configs if c not in configs]
     header = "| method | " + " | ".join(f"{c} views" for c in configs) + " |"
     lines = [header, "|" + "---|" * (len(configs) + 1)]
+    notes: list[str] = []
     for run in runs:
-        cells = [_cell(run.summary.get(config), run.regions) for config in configs]
+        cells = []
+        for config in configs:
+            cell = _cell(run.summary.get(config), run.regions)
+            flagged = [r for r in run.flagged if r.views_config == config]
+            if flagged and not cell.startswith("—"):
+                cell += FLAG
+                notes += [f"{r.scene_id}_{r.views_config}: {r.warnings[0]}" for r in flagged]
+            cells.append(cell)
         lines.append(f"| {run.method} | " + " | ".join(cells) + " |")
+        if run.warnings:  # the folder's: misnamed files, landmarks of no prediction
+            notes += [f"{run.method}: {warning}" for warning in run.warnings]
+    if notes:
+        lines.append("")
+        lines.append(
+            f"{FLAG} {len(notes)} warning(s): the numbers may be wrong (all warnings are in "
+            "the results JSON):"
+        )
+        lines += [f"  {note}" for note in notes[:SHOWN_FLAGS]]
+        if len(notes) > SHOWN_FLAGS:
+            lines.append(f"  ... and {len(notes) - SHOWN_FLAGS} more")
     return "\n".join(lines)
 
 
@@ -274,7 +334,7 @@ def load_results(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise H3DSError(f"cannot read results {path}: {error}") from None
     if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:
         raise H3DSError(f"{path} is not an h3ds-hf results file ({RESULTS_FORMAT})")

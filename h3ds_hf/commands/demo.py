@@ -19,7 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "export one scene for nerfstudio.",
     )
     parser.add_argument(
-        "--output", type=Path, metavar="DIR", help="new folder for everything (default: a temp one)"
+        "--output",
+        type=Path,
+        metavar="DIR",
+        help="new folder to keep everything in (default: a temporary one, removed at the end)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(handler=run)
@@ -28,7 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from h3ds_hf.demo import run_demo  # imported when run: it loads everything
 
-    output = args.output or Path(tempfile.mkdtemp(prefix="h3ds-hf-demo-"))
+    if args.output is None:  # a throw-away folder, removed at the end
+        with tempfile.TemporaryDirectory(prefix="h3ds-hf-demo-") as folder:
+            run_demo(Path(folder), print, progress=not args.no_progress)
+        print("(the temporary folder is removed; pass --output DIR to keep the files)")
+        return 0
+    output = args.output
     if output.exists() and any(output.iterdir()):
         raise OutputExistsError(f"{output} is not empty: choose a new --output folder")
     output.mkdir(parents=True, exist_ok=True)

@@ -75,8 +75,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="average over the scenes that were scored even if some are missing or failed",
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse files of the predictions folder that match no expected name (a wrong "
+        "separator, _3views, _landmarks.json) instead of warning about them",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, evaluate_parser=parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,7 +91,12 @@ def run(args: argparse.Namespace) -> int:
     from h3ds_hf.hub.ground_truth import open_ground_truth
 
     if args.jobs < 1:
-        raise SystemExit("h3ds-hf evaluate: error: --jobs must be at least 1")
+        args.evaluate_parser.error("--jobs must be at least 1")
+    if args.protocol == "h3ds" and args.alignment != "similarity":
+        args.evaluate_parser.error(
+            f"--alignment {args.alignment} needs --protocol surface (the h3ds protocol always "
+            "fits a similarity)"
+        )
     source = open_ground_truth(args.source, catalog=catalog_from_arguments(args))
     with _dask_client(args.scheduler) as client:
         run_ = evaluate_folder(
@@ -100,11 +111,12 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             method=args.method,
             client=client,
+            strict=args.strict,
         )
     if args.allow_missing:
         run_ = run_.with_missing_allowed()
     json_path, csv_path = run_.write(args.output)
-    print(f"protocol {run_.protocol}, release {run_.release}, mean GT -> prediction (mm)")
+    print(f"protocol {run_.protocol}, release {run_.release!r}, mean GT -> prediction (mm)")
     print(run_.table())
     _list("missing", run_.missing)
     _list("failed", run_.failed)

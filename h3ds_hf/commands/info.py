@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     tags = Counter(tag for scene in catalog.scenes.values() for tag in scene.tags)
     views = [scene.views for scene in catalog.scenes.values()]
     print(f"source:        {release.source.description}")
-    print(f"release:       {catalog.name} (catalog version {catalog.version})")
+    print(f"release:       {catalog.name!r} (catalog version {catalog.version})")
     print(f"version.txt:   {release.version}")
     print(f"scenes:        {len(catalog.scenes)} ({min(views)}-{max(views)} views each)")
     print("tags:          " + ", ".join(f"{tag} ({n})" for tag, n in sorted(tags.items())))

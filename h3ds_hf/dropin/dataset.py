@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import io
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,13 @@ from PIL import Image
 
 from h3ds_hf.dropin.download import download_archive, is_url
 from h3ds_hf.dropin.mesh import Mesh
-from h3ds_hf.errors import H3DSError, MissingLandmarkError, SourceError
+from h3ds_hf.errors import (
+    H3DSError,
+    MalformedFileError,
+    MissingLandmarkError,
+    SourceError,
+    get_logger,
+)
 from h3ds_hf.release.cameras import (
     apply_transform,
     decompose_projection,
@@ -34,7 +39,7 @@ from h3ds_hf.release.extract import extract_release
 from h3ds_hf.release.reader import Release, open_release
 from h3ds_hf.scene import REGION_NAMES, GroundTruth
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class H3DS:
@@ -177,7 +182,7 @@ class H3DS:
             vertices_color=obj.vertex_colors,
             texture_coordinates=obj.uvs,
             texture_indices=obj.face_uvs,
-            texture=None if texture is None else _image(texture.data),
+            texture=None if texture is None else _image(texture.data, texture.name),
         )
 
     def load_images(
@@ -185,14 +190,22 @@ class H3DS:
     ) -> list[Image.Image]:
         """RGB photos as PIL images, all views or those of ``views_config_id``."""
         views = self._views(scene_id, views_config_id)
-        return [_image(self.release.image_bytes(scene_id, view)) for view in views]
+        return [
+            _image(
+                self.release.image_bytes(scene_id, view), self.release.image_name(scene_id, view)
+            )
+            for view in views
+        ]
 
     def load_masks(
         self, scene_id: str, views_config_id: str | int | None = None
     ) -> list[Image.Image]:
         """Foreground masks as PIL images, all views or those of ``views_config_id``."""
         views = self._views(scene_id, views_config_id)
-        return [_image(self.release.mask_bytes(scene_id, view)) for view in views]
+        return [
+            _image(self.release.mask_bytes(scene_id, view), self.release.mask_name(scene_id, view))
+            for view in views
+        ]
 
     def load_cameras(
         self, scene_id: str, views_config_id: str | int | None = None, normalized: bool = False
@@ -296,7 +309,11 @@ def _gt_landmarks(landmarks_pred: Mapping[str, int], landmarks_gt: Mapping[str, 
     return {name: landmarks_pred[name] for name in landmarks_gt}
 
 
-def _image(data: bytes) -> Image.Image:
-    with Image.open(io.BytesIO(data)) as image:
-        image.load()
-        return image.copy()
+def _image(data: bytes, name: str) -> Image.Image:
+    """Decode a photo or mask; MalformedFileError naming it if corrupt or a decompression bomb."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return image.copy()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise MalformedFileError(f"{name}: not a readable image ({error})") from None

@@ -33,14 +33,13 @@ face_sphere, so the back of a predicted head does not count against the face.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
-from h3ds_hf.errors import EvaluationError, UnknownRegionError
+from h3ds_hf.errors import EvaluationError, UnknownRegionError, get_logger
 from h3ds_hf.evaluation.alignment import (
     IcpFit,
     apply_transform,
@@ -52,6 +51,7 @@ from h3ds_hf.evaluation.blocktree import BlockTree
 from h3ds_hf.evaluation.kernels import announce_compilation
 from h3ds_hf.evaluation.matching import AnchoredMatcher
 from h3ds_hf.evaluation.meshes import mesh_arrays, validate_landmarks, validate_mesh
+from h3ds_hf.evaluation.plausibility import fit_warnings, scale_warning, unit_warning
 from h3ds_hf.evaluation.protocols import ALIGNMENTS, EVALUATION_REGIONS, PROTOCOLS
 from h3ds_hf.evaluation.results import (
     AlignmentDiagnostics,
@@ -62,7 +62,7 @@ from h3ds_hf.evaluation.results import (
 from h3ds_hf.evaluation.surface import SurfaceIndex
 from h3ds_hf.scene import REGION_NAMES, GroundTruth
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 # The surface protocol aligns once, on the hand-annotated face (with ears and neck).
 _SURFACE_ICP_REGION = "face"
@@ -126,13 +126,16 @@ class SceneEvaluator:
         regions = tuple(regions)
         _check_options(protocol, regions, alignment, on_error)
         label = alignment if protocol == "surface" else "similarity+reflection"
+        notes: list[str] = []
         try:
             vertices, faces = mesh_arrays(pred)
+            units = unit_warning(vertices, self._vertices)
+            notes += [units] if units else []
             if protocol == "h3ds":
-                scored = self._h3ds(vertices, landmarks_pred, regions, keep_arrays)
+                scored = self._h3ds(vertices, landmarks_pred, regions, keep_arrays, notes)
             else:
                 scored = self._surface_protocol(
-                    vertices, faces, landmarks_pred, regions, alignment, keep_arrays
+                    vertices, faces, landmarks_pred, regions, alignment, keep_arrays, notes
                 )
         except EvaluationError as err:
             if on_error == "raise":
@@ -146,13 +149,21 @@ class SceneEvaluator:
                 regions={},
                 failed=True,
                 reason=str(err),
+                warnings=tuple(notes),
             )
+        for name, region in scored.items():
+            notes += fit_warnings(name, region.alignment)
+        # One fit serves both regions of the surface protocol: each of its warnings once.
+        notes = list(dict.fromkeys(notes))
+        for note in notes:
+            logger.warning("scene %s: %s", self.gt.scene_id, note)
         return PairResult(
             scene_id=self.gt.scene_id,
             protocol=protocol,
             alignment=label,
             landmarks_used=landmarks_pred is not None,
             regions=scored,
+            warnings=tuple(notes),
         )
 
     def reference(
@@ -182,7 +193,7 @@ class SceneEvaluator:
         if region_id is not None and region_id not in REGION_NAMES:
             raise UnknownRegionError(f"unknown region {region_id!r}; expected {REGION_NAMES}")
         vertices, faces = validate_mesh(pred_vertices, pred_faces)
-        vertices = self._landmark_step(vertices, landmarks_pred, scale=True)
+        vertices = self._landmark_step(vertices, landmarks_pred, scale=True, notes=[])
         prediction = BlockTree(vertices)
         fit, d_gt_pred, d_pred_gt = self._h3ds_region(prediction, region_id or "face", region_id)
         aligned = apply_transform(np.linalg.inv(fit.matrix), vertices)
@@ -211,8 +222,9 @@ class SceneEvaluator:
         landmarks_pred: Mapping[str, int] | None,
         regions: tuple[str, ...],
         keep_arrays: bool,
+        notes: list[str],
     ) -> dict[str, Any]:
-        vertices = self._landmark_step(vertices, landmarks_pred, scale=True)
+        vertices = self._landmark_step(vertices, landmarks_pred, scale=True, notes=notes)
 
         def score(name: str) -> RegionResult:
             icp_region, cut_region = EVALUATION_REGIONS[name]
@@ -256,11 +268,12 @@ class SceneEvaluator:
         regions: tuple[str, ...],
         alignment: str,
         keep_arrays: bool,
+        notes: list[str],
     ) -> dict[str, Any]:
         if len(faces) == 0:
             raise EvaluationError("the surface protocol needs a mesh with faces")
         similarity = alignment == "similarity"
-        vertices = self._landmark_step(vertices, landmarks_pred, scale=similarity)
+        vertices = self._landmark_step(vertices, landmarks_pred, scale=similarity, notes=notes)
         source = self._points(_SURFACE_ICP_REGION)
         # Coarse: nearest-vertex ICP (cheap, converges from far). Fine: closest surface points,
         # so that the fit itself does not depend on the mesh resolution; on at most
@@ -307,9 +320,15 @@ class SceneEvaluator:
     # ------------------------------------------------------------------ helpers
 
     def _landmark_step(
-        self, vertices: np.ndarray, landmarks_pred: Mapping[str, int] | None, *, scale: bool
+        self,
+        vertices: np.ndarray,
+        landmarks_pred: Mapping[str, int] | None,
+        *,
+        scale: bool,
+        notes: list[str],
     ) -> np.ndarray:
-        """Apply the landmark Procrustes (if landmarks are given) to the predicted vertices."""
+        """Apply the landmark Procrustes (if landmarks are given) to the predicted vertices;
+        a warning goes to ``notes`` when its scale is implausible."""
         if landmarks_pred is None:
             return vertices
         # The reference pairs landmarks in the order of the GT's landmarks file.
@@ -322,6 +341,10 @@ class SceneEvaluator:
         source = vertices[[checked[name] for name in names]]
         target = self._vertices[[self.gt.landmarks[name] for name in names]]
         matrix = landmark_alignment(source, target, scale=scale)
+        scaled = scale_warning(
+            "the landmark alignment", float(np.cbrt(abs(np.linalg.det(matrix[:3, :3]))))
+        )
+        notes += [scaled] if scaled else []
         return apply_transform(matrix, vertices)
 
     def _h3ds_region(

@@ -19,8 +19,8 @@ at any input size (measured on a 2-core machine). Passive waiting (threads sleep
 regions) is set below before numba loads its OpenMP layer, unless the user chose otherwise.
 
 Forking a process after it ran kernels is unsafe with the OpenMP layer (the child stops with
-"fork() called from a process already using GNU OpenMP"): evaluate in several processes with
-the "spawn" start method, as ``h3ds-hf evaluate --jobs`` does.
+"fork() called from a process already using GNU OpenMP"): :func:`h3ds_hf.processes.process_pool`
+uses the "spawn" start method.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def read_landmarks(path: Path) -> dict[str, int]:
     """Predicted landmarks ``{name: vertex index}`` from JSON; EvaluationError if malformed."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise EvaluationError(f"{path.name}: not readable JSON ({error})") from None
     if not isinstance(data, Mapping) or not all(
         isinstance(v, int) and not isinstance(v, bool) for v in data.values()

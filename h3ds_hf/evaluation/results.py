@@ -117,6 +117,9 @@ class PairResult:
         landmarks_used: whether the landmark pre-alignment ran.
         regions: region name -> :class:`RegionResult` (empty when failed).
         failed: True when the prediction could not be scored; ``reason`` says why.
+        warnings: what makes the scores doubtful though computable (a unit mistake, an
+            implausible fit scale or ICP RMS, a reflection); see
+            :mod:`h3ds_hf.evaluation.plausibility`. Scores are never changed by them.
     """
 
     scene_id: str
@@ -126,6 +129,7 @@ class PairResult:
     regions: dict[str, RegionResult]
     failed: bool = False
     reason: str | None = None
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -135,6 +139,7 @@ class PairResult:
             "landmarks_used": self.landmarks_used,
             "failed": self.failed,
             "reason": self.reason,
+            "warnings": list(self.warnings),
             "regions": {name: result.to_dict() for name, result in self.regions.items()},
         }
 

@@ -21,12 +21,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import multiprocessing
 import shutil
-import tempfile
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +32,7 @@ import pyarrow as pa
 from datasets.arrow_writer import ParquetWriter
 from tqdm.auto import tqdm
 
-from h3ds_hf.atomic import replace_folder
+from h3ds_hf.atomic import replace_folder, staging_folder
 from h3ds_hf.distribution import __version__
 from h3ds_hf.errors import OutputExistsError
 from h3ds_hf.hub.arrow_rows import row_table
@@ -50,6 +48,7 @@ from h3ds_hf.hub.rows import (
     split_scenes,
     view_indices,
 )
+from h3ds_hf.processes import process_pool
 from h3ds_hf.release.catalog import Catalog
 from h3ds_hf.release.reader import Release, open_release
 
@@ -162,13 +161,7 @@ def _scenes(
             yield read_scene(release, scene_id, views)
         return
     # spawn, not fork: the parent holds pyarrow/datasets thread pools that fork can deadlock.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(source, release.catalog, token),
-    ) as pool:
+    with process_pool(jobs, _init_worker, (source, release.catalog, token)) as pool:
         pending: deque[Future[SceneData]] = deque()
         items = iter(needed.items())
         for scene_id, views in items:
@@ -283,7 +276,7 @@ def prepare_dataset(
         return PrepareResult(output=output, configs=configs_written, up_to_date=True)
 
     output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
+    staging = staging_folder(output)
     try:
         writers = {}
         for name in chosen:

@@ -10,9 +10,12 @@ time: over the Hub these are HTTP range requests for just those bytes.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import posixpath
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
@@ -23,7 +26,7 @@ import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 from h3ds_hf.benchmark.names import parse_config_name
-from h3ds_hf.errors import MissingFileError, SourceError, UnknownSceneError
+from h3ds_hf.errors import H3DSError, MissingFileError, SourceError, UnknownSceneError
 from h3ds_hf.hub.prepare import MANIFEST_NAME
 from h3ds_hf.hub.rows import arrow_rows, ground_truth_from_row
 from h3ds_hf.release.catalog import Catalog, SceneInfo
@@ -58,6 +61,26 @@ def _test_shards(fs: fsspec.AbstractFileSystem, root: str) -> dict[str, list[str
         if files:
             shards[name] = files
     return shards
+
+
+@contextmanager
+def _unreadable_as_source_error(where: str) -> Iterator[None]:
+    """Turn what pyarrow and the row decoders raise on a shard that is not one of ours (random
+    bytes, empty, other columns) into a :class:`SourceError` naming it."""
+    try:
+        yield
+    except (pa.ArrowException, KeyError, IndexError, TypeError, ValueError) as error:
+        if isinstance(error, H3DSError):
+            raise
+        text = " ".join(str(error).split())[:200]
+        raise SourceError(
+            f"{where}: not a dataset folder written by h3ds-hf prepare ({text})"
+        ) from None
+
+
+def _shard_name(path: str) -> str:
+    """A shard's name in results: its config folder and file name ('3-views/test-....parquet')."""
+    return "/".join(path.rstrip("/").split("/")[-2:])
 
 
 def is_prepared_folder(path: str | Path) -> bool:
@@ -102,9 +125,10 @@ class ParquetRelease:
         self._files = _test_shards(fs, self.root)
         if not self._files:
             raise SourceError(f"{description} holds no config folder with a 'test' split")
-        first = next(iter(self._files.values()))[0]
-        release = self._read(first, 0, ["release"]).column(0)[0].as_py()
-        self.catalog = Catalog(str(release), version, None, self._scenes())
+        with _unreadable_as_source_error(description):
+            first = next(iter(self._files.values()))[0]
+            release = self._read(first, 0, ["release"]).column(0)[0].as_py()
+            self.catalog = Catalog(str(release), version, None, self._scenes())
 
     def _parquet(self, path: str) -> pq.ParquetFile:
         # No read-ahead: every read is a range request for exactly the bytes pyarrow wants;
@@ -127,8 +151,31 @@ class ParquetRelease:
         if scene_id not in self._locations:
             raise UnknownSceneError(f"scene {scene_id!r} is not in {self.description}")
         path, group, row = self._locations[scene_id]
-        table = self._read(path, group, GT_COLUMNS)
-        return ground_truth_from_row(arrow_rows(table.to_struct_array())[row])
+        with _unreadable_as_source_error(path):
+            table = self._read(path, group, GT_COLUMNS)
+            gt = ground_truth_from_row(arrow_rows(table.to_struct_array())[row])
+        # The shard's sha256 is among the run's inputs (:attr:`inputs`): here, where in it.
+        return dataclasses.replace(gt, inputs={_shard_name(path): f"row group {group}, row {row}"})
+
+    @property
+    def inputs(self) -> dict[str, str]:
+        """What the ground truth is read from: the sha256 of each shard of the first config's
+        'test' split (on the Hub, the LFS sha256 it reports: nothing is downloaded), and the
+        dataset's revision when known."""
+        found = {_shard_name(path): self._sha256(path) for path in next(iter(self._files.values()))}
+        if self.revision:
+            found["revision"] = self.revision
+        return found
+
+    def _sha256(self, path: str) -> str:
+        lfs = self.fs.info(path).get("lfs")
+        if isinstance(lfs, dict) and lfs.get("sha256"):
+            return str(lfs["sha256"])
+        digest = hashlib.sha256()
+        with self.fs.open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
 
     def views(
         self, scene_id: str, indices: Iterable[int], *, images: bool = True
@@ -175,7 +222,8 @@ class ParquetRelease:
     @cached_property
     def _locations(self) -> dict[str, tuple[str, int, int]]:
         """Scene id -> (shard, row group, row) in the first config's 'test' split."""
-        return self._locations_in(next(iter(self._files)))
+        with _unreadable_as_source_error(self.description):
+            return self._locations_in(next(iter(self._files)))
 
     def _locations_in(self, config: str) -> dict[str, tuple[str, int, int]]:
         """Scene id -> (shard, row group, row) in a config's 'test' split (read once)."""
@@ -226,6 +274,13 @@ class PreparedRelease(ParquetRelease):
             version = str(manifest["catalog_version"])
         except (OSError, ValueError, KeyError, TypeError):
             version = "unknown"
+        # A snapshot of the Hub cache (hf download) is named by its revision.
+        resolved = self.folder.resolve()
+        revision = resolved.name if resolved.parent.name == "snapshots" else None
         super().__init__(
-            LocalFileSystem(), str(self.folder), description=str(self.folder), version=version
+            LocalFileSystem(),
+            str(self.folder),
+            description=str(self.folder),
+            version=version,
+            revision=revision,
         )

@@ -10,7 +10,6 @@ so preparing all configs reads every file of the source exactly once.
 from __future__ import annotations
 
 import io
-import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from h3ds_hf.errors import (
     MissingFileError,
     SourceError,
     UnknownViewsConfigError,
+    get_logger,
 )
 from h3ds_hf.hub.features import scene_features
 from h3ds_hf.hub.preview import PREVIEW_NAME, preview_glb
@@ -36,7 +36,7 @@ from h3ds_hf.release.catalog import Catalog
 from h3ds_hf.release.reader import Cameras, Release
 from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES, GroundTruth
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Missing files named in an error message before the rest is only counted.
 SHOWN_MISSING = 10
@@ -209,8 +209,13 @@ class SceneData:
 def _warn_if_rotated(jpeg: bytes, scene_id: str, view: int) -> None:
     """Warn about an EXIF orientation: datasets' Image feature rotates such photos when
     decoding, while the cameras (and the reference's loader) describe the stored pixels."""
-    with PIL.Image.open(io.BytesIO(jpeg)) as image:
-        orientation = image.getexif().get(PIL.ExifTags.Base.Orientation)
+    try:
+        with PIL.Image.open(io.BytesIO(jpeg)) as image:
+            orientation = image.getexif().get(PIL.ExifTags.Base.Orientation)
+    except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as error:
+        raise MalformedFileError(
+            f"{Release.image_name(scene_id, view)}: not a readable image ({error})"
+        ) from None
     if orientation not in (None, 1):
         logger.warning(
             "scene %s view %d: EXIF orientation %s; decoded images will be rotated relative "

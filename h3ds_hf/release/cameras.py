@@ -12,7 +12,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from h3ds_hf.errors import MalformedFileError
+from h3ds_hf.errors import MalformedFileError, get_logger
+
+logger = get_logger(__name__)
+
+#: Condition number of a projection's 3x3 block above which its decomposition is imprecise
+#: (real cameras: about the focal length in pixels, 1e3-1e4).
+MAX_PROJECTION_CONDITION = 1e8
 
 
 def decompose_projection(
@@ -37,6 +43,13 @@ def decompose_projection(
     M = P[:, :3]
     if not np.isfinite(P).all() or abs(np.linalg.det(M)) <= 1e-12 * np.abs(M).max() ** 3:
         raise MalformedFileError("projection matrix is not finite or its 3x3 block is singular")
+    condition = np.linalg.cond(M)
+    if condition > MAX_PROJECTION_CONDITION:
+        logger.warning(
+            "projection matrix nearly singular (condition number %.3g): its intrinsics and pose "
+            "are imprecise",
+            condition,
+        )
     upper, rotation = scipy.linalg.rq(M)
     # OpenCV's convention: K[0,0] > 0, K[1,1] > 0 and R a proper rotation (det +1); the sign
     # of det(M) then lands on K[2,2], which the normalisation by K[2,2] removes.

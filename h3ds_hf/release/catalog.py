@@ -16,6 +16,7 @@ authors' TOML shape (the reference's ``config_path``) is accepted wherever a rel
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ REFERENCE_CONFIG_IDS: Mapping[str, str] = {"config_v1": "v1", "config_v2": "v2"}
 CATALOG_FORMAT = "h3ds-hf-catalog/1"
 #: Download address of a Google Drive file, followed by its id (the TOML's ``file_id``).
 GOOGLE_DRIVE_DOWNLOAD = "https://drive.google.com/uc?export=download&id="
+#: Most views (photos) a scene may have: the real scenes have 65-98.
+MAX_VIEWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,8 @@ class Catalog:
             return self.scenes[scene_id]
         except KeyError:
             raise UnknownSceneError(
-                f"scene {scene_id!r} is not in catalog {self.name} ({len(self.scenes)} scenes)"
+                f"scene {scene_id!r} is not in catalog {self.name!r} "
+                f"({len(self.scenes)} scene{'s' if len(self.scenes) != 1 else ''})"
             ) from None
 
     def tags(self) -> set[str]:
@@ -169,7 +173,7 @@ def _load_file(path: Path) -> Catalog:
         return catalog_from_toml(
             tomllib.loads(raw.decode("utf-8")), name=path.stem, origin=str(path)
         )
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise CatalogError(f"catalog {path} is not valid: {error}") from None
 
 
@@ -185,7 +189,7 @@ def catalog_from_toml(data: Mapping[str, Any], *, name: str, origin: str) -> Cat
             entry.get("default_views_configs", {}),
             origin,
         )
-        for sid, entry in data["scenes"].items()
+        for sid, entry in _tables(data["scenes"].items(), origin)
     }
     md5 = data.get("file_md5") or None
     file_id = data.get("file_id")
@@ -195,8 +199,14 @@ def catalog_from_toml(data: Mapping[str, Any], *, name: str, origin: str) -> Cat
 
 def catalog_from_json(data: Mapping[str, Any], *, origin: str) -> Catalog:
     """Build a catalog from this package's JSON format."""
-    if data.get("format") != CATALOG_FORMAT:
+    if not isinstance(data, Mapping) or data.get("format") != CATALOG_FORMAT:
         raise CatalogError(f"catalog {origin} is not in format {CATALOG_FORMAT}")
+    if not isinstance(data.get("scenes"), list) or not all(
+        isinstance(entry, Mapping) and "id" in entry for entry in data["scenes"]
+    ):
+        raise CatalogError(f"catalog {origin}: 'scenes' must be a list of objects with an 'id'")
+    if "release" not in data or "version" not in data:
+        raise CatalogError(f"catalog {origin} needs 'release' and 'version'")
     scenes = {
         str(entry["id"]): _scene(
             str(entry["id"]),
@@ -216,19 +226,30 @@ def catalog_from_json(data: Mapping[str, Any], *, origin: str) -> Catalog:
     )
 
 
+def _tables(items: Iterable[tuple[Any, Any]], origin: str) -> Iterable[tuple[Any, Mapping]]:
+    """The (scene id, entry) pairs of a TOML [scenes] table, refusing entries that are not
+    tables themselves."""
+    for scene_id, entry in items:
+        if not isinstance(entry, Mapping):
+            raise CatalogError(f"catalog {origin}, scene {scene_id}: expected a table")
+        yield scene_id, entry
+
+
 def _scene(scene_id: str, tags: Any, views: Any, configs: Any, origin: str) -> SceneInfo:
     where = f"catalog {origin}, scene {scene_id}"
     if not scene_id or "/" in scene_id or "\\" in scene_id or scene_id in {".", ".."}:
         raise CatalogError(f"{where}: invalid scene id")
-    if not isinstance(views, int) or isinstance(views, bool) or views <= 0:
-        raise CatalogError(f"{where}: 'views' must be a positive integer, got {views!r}")
+    if not isinstance(views, int) or isinstance(views, bool) or not 0 < views <= MAX_VIEWS:
+        raise CatalogError(
+            f"{where}: 'views' must be a positive integer up to {MAX_VIEWS}, got {views!r}"
+        )
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise CatalogError(f"{where}: 'tags' must be a list of strings")
     if not isinstance(configs, Mapping):
         raise CatalogError(f"{where}: default_views_configs must be a table")
     views_configs: dict[str, tuple[int, ...]] = {}
     for config_id, indices in configs.items():
-        if not str(config_id).isdigit() or int(config_id) <= 0:
+        if not re.fullmatch(r"[0-9]{1,4}", str(config_id)) or int(config_id) <= 0:
             raise CatalogError(
                 f"{where}: views config ids are numbers of views (e.g. 3), got {config_id!r}"
             )

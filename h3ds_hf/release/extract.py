@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
 
-from h3ds_hf.atomic import replace_folder
-from h3ds_hf.errors import ChecksumError, OutputExistsError, UnsafeArchiveError
+from h3ds_hf.atomic import replace_folder, staging_folder
+from h3ds_hf.errors import (
+    ChecksumError,
+    CorruptArchiveError,
+    OutputExistsError,
+    UnsafeArchiveError,
+    get_logger,
+)
 from h3ds_hf.release.catalog import Catalog, catalog_for_version
 from h3ds_hf.release.sources import (
     IGNORED_PREFIX,
@@ -28,9 +32,10 @@ from h3ds_hf.release.sources import (
     bounded_chunks,
     check_member_name,
     file_chunks,
+    without_spans,
 )
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Written into an extracted release, so that a re-run recognises its own output.
 MARKER = ".h3ds-hf-extract.json"
@@ -64,13 +69,19 @@ def extract_release(
         version = source.read_bytes("version.txt").decode("utf-8", "replace").strip()
         catalog = catalog_for_version(version)
     expected_md5 = catalog.md5 if catalog is not None else None
+    if not expected_md5:
+        logger.warning(
+            "%s: no catalog gives its md5 (pass --catalog or --release): the archive is not "
+            "checked against the published one",
+            source.path,
+        )
     if target.exists():
         if _already_extracted(target, source):
             logger.info("%s already holds this release; nothing to do", target)
             return target
         raise OutputExistsError(f"{target} exists and is not an extraction of {source.path.name}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.partial-"))
+    staging = staging_folder(target)
     try:
         digest = _extract_into(source, staging, progress)
         if expected_md5 and digest != expected_md5:
@@ -101,22 +112,28 @@ def _extract_into(source: ZipSource, staging: Path, progress: bool) -> str:
                 bar.update(len(chunk))
                 yield chunk
 
-        for name, data in source.stream_members(hashed_chunks()):
-            relative = (
-                None if name.startswith(IGNORED_PREFIX) else _relative_to_release(name, source)
-            )
+        # Ignored members (macOS forks) are left out of what is inflated; the others must come
+        # in the central directory's order, under its names: what is written is what is listed.
+        expected = iter(source.ordered)
+        for name, data in source.stream_members(without_spans(hashed_chunks(), source.skipped)):
+            member = next(expected, None)
+            if member is None or member.name != name:
+                raise UnsafeArchiveError(
+                    f"{source.path}: member {name!r} is not where the central directory says"
+                )
+            relative = _relative_to_release(name, source)
             if relative is None:
-                for _ in data:  # a folder or ignored entry: nothing to write, but drain it
+                for _ in bounded_chunks(data, member, source.path):  # a folder: drain it
                     pass
                 continue
-            member = source.member(relative.as_posix())
-            if member is None:  # local header disagrees with the central directory
-                raise UnsafeArchiveError(f"{source.path}: member {name!r} is not in the directory")
             destination = staging.joinpath(*relative.parts)
             destination.parent.mkdir(parents=True, exist_ok=True)
             with destination.open("wb") as out:
                 for chunk in bounded_chunks(data, member, source.path):
                     out.write(chunk)
+        missing = next(expected, None)
+        if missing is not None:
+            raise CorruptArchiveError(f"{source.path}: member {missing.name} cannot be read")
     return digest.hexdigest()
 
 

@@ -263,7 +263,7 @@ def _parse_faces(lines: list[bytes], name: str) -> np.ndarray:
             faces = _triangle_fans(rows)
         if faces.shape[1] != 3:
             faces = _triangle_fans(rows)
-    except ValueError as error:
+    except (ValueError, OverflowError) as error:  # OverflowError: an index beyond int64
         raise MalformedFileError(f"{name}: unreadable face line ({error})") from None
     return faces - 1
 

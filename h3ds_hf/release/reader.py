@@ -9,8 +9,9 @@ lines) and ``regions/{face,face_sphere,nose}.txt`` (one vertex index per line); 
 
 from __future__ import annotations
 
+import hashlib
 import io
-import logging
+import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -25,13 +26,22 @@ from h3ds_hf.errors import (
     MalformedFileError,
     MissingFileError,
     UnknownRegionError,
+    get_logger,
 )
 from h3ds_hf.release.catalog import Catalog, catalog_for_version, load_catalog
 from h3ds_hf.release.obj import ObjAttributes, read_mtl_textures, read_obj, read_obj_attributes
 from h3ds_hf.release.sources import FolderSource, Source, ZipSource, file_md5, open_source
 from h3ds_hf.scene import LANDMARK_NAMES, REGION_NAMES, GroundTruth
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
+
+#: Readers of the .npy headers numpy writes, by format version.
+_NPY_HEADERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+#: A vertex index as landmarks.txt writes it.
+_INDEX = re.compile(r"-?[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,7 @@ class Release:
     def __init__(self, source: Source, catalog: Catalog) -> None:
         self.source = source
         self.catalog = catalog
+        self._digests: dict[str, str] = {}  # file name -> sha256 of the bytes last read
 
     @property
     def description(self) -> str:
@@ -151,7 +162,7 @@ class Release:
         """GT mesh: (N, 3) float64 vertices in mm (file order) and (M, 3) int64 faces."""
         self.catalog.scene(scene_id)
         name = self.mesh_name(scene_id)
-        return read_obj(self.source.read_bytes(name), name=name)
+        return read_obj(self._read(name), name=name)
 
     def mesh_attributes(self, scene_id: str, polygons: str = "fan") -> ObjAttributes:
         """GT mesh with its texture coordinates, normals, vertex colours and material names
@@ -201,14 +212,17 @@ class Release:
         """Landmark name -> GT vertex index, for the six H3DS landmarks."""
         self.catalog.scene(scene_id)
         name = self.landmarks_name(scene_id)
-        text = self.source.read_bytes(name).decode("utf-8-sig", "replace")
+        text = self._read(name).decode("utf-8-sig", "replace")
         landmarks: dict[str, int] = {}
         for number, line in enumerate(text.splitlines(), start=1):
             fields = line.split()
             if not fields:
                 continue
-            if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
+            # ASCII digits only ('²'.isdigit() is True), one optional sign, int64 range.
+            if len(fields) != 2 or not _INDEX.fullmatch(fields[1]) or len(fields[1]) > 18:
                 raise MalformedFileError(f"{name}:{number}: expected 'name vertex_index'")
+            if fields[0] in landmarks:
+                raise MalformedFileError(f"{name}:{number}: landmark {fields[0]} given twice")
             landmarks[fields[0]] = int(fields[1])
         missing = [landmark for landmark in LANDMARK_NAMES if landmark not in landmarks]
         if missing:
@@ -224,7 +238,7 @@ class Release:
             )
         self.catalog.scene(scene_id)
         name = self.region_name(scene_id, region_id)
-        data = self.source.read_bytes(name).removeprefix(b"\xef\xbb\xbf")
+        data = self._read(name).removeprefix(b"\xef\xbb\xbf")
         if not data.strip():
             raise MalformedFileError(f"{name}: expected one vertex index per line, at least one")
         try:
@@ -239,23 +253,37 @@ class Release:
         return indices
 
     def ground_truth(self, scene_id: str) -> GroundTruth:
-        """Mesh, landmarks and regions of a scene, validated together."""
+        """Mesh, landmarks and regions of a scene, validated together, with the sha256 of
+        each file they were read from."""
         vertices, faces = self.mesh(scene_id)
         n_vertices = len(vertices)
+        landmarks = self.landmarks(scene_id, n_vertices)
+        regions = {r: self.region(scene_id, r, n_vertices) for r in REGION_NAMES}
+        names = [self.mesh_name(scene_id), self.landmarks_name(scene_id)]
+        names += [self.region_name(scene_id, r) for r in REGION_NAMES]
         return GroundTruth(
             scene_id=scene_id,
             vertices=vertices,
             faces=faces,
-            landmarks=self.landmarks(scene_id, n_vertices),
-            regions={r: self.region(scene_id, r, n_vertices) for r in REGION_NAMES},
+            landmarks=landmarks,
+            regions=regions,
+            inputs={name: self._digests[name] for name in names},
         )
+
+    def _read(self, name: str) -> bytes:
+        """A file's bytes, its sha256 remembered (results record what they were scored on)."""
+        data = self.source.read_bytes(name)
+        self._digests[name] = hashlib.sha256(data).hexdigest()
+        return data
 
     def cameras(self, scene_id: str) -> Cameras:
         """Projection and scale matrices of every view of a scene, validated."""
         views = self.catalog.scene(scene_id).views
         name = self.cameras_name(scene_id)
+        data = self.source.read_bytes(name)
+        _check_npz_sizes(data, name)
         try:
-            with np.load(io.BytesIO(self.source.read_bytes(name)), allow_pickle=False) as npz:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 world = [_matrix(npz, f"world_mat_{view}", name) for view in range(views)]
                 scale = [_matrix(npz, f"scale_mat_{view}", name) for view in range(views)]
         except (ValueError, OSError, zipfile.BadZipFile) as error:
@@ -344,6 +372,29 @@ def _verify_md5(source: ZipSource, catalog: Catalog) -> None:
         raise ChecksumError(
             f"{source.path} has md5 {digest}, release {catalog.name} expects {catalog.md5}"
         )
+
+
+def _check_npz_sizes(data: bytes, name: str) -> None:
+    """Refuse an npz whose arrays declare more bytes than they hold, before numpy allocates
+    what a header claims (a shape of 10**11 with 8 bytes of data), and object arrays."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    header = _NPY_HEADERS.get(np.lib.format.read_magic(member))
+                    if header is None:
+                        raise MalformedFileError(f"{name}: {info.filename} has an unknown format")
+                    shape, _order, dtype = header(member)
+                    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                    if dtype.hasobject or declared > info.file_size:
+                        raise MalformedFileError(
+                            f"{name}: array {info.filename} declares {shape} {dtype} in "
+                            f"{info.file_size} bytes"
+                        )
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        if isinstance(error, MalformedFileError):
+            raise
+        raise MalformedFileError(f"{name}: not a readable npz archive ({error})") from None
 
 
 def _matrix(npz: np.lib.npyio.NpzFile, key: str, name: str) -> np.ndarray:

@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import logging
 import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,8 +31,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from h3ds_hf.atomic import atomic_write_text, replace_folder
-from h3ds_hf.errors import OutputExistsError
+from h3ds_hf.atomic import atomic_write_text, replace_folder, staging_folder
+from h3ds_hf.errors import OutputExistsError, get_logger
 from h3ds_hf.release.obj import obj_bytes, textured_obj_bytes
 from h3ds_hf.release.zipcrypto import pack_zip
 from h3ds_hf.render.raster import project, rasterize
@@ -55,7 +53,7 @@ __all__ = [
     "write_synthetic_release",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Content of the synthetic release's version.txt (and its catalog's ``version``).
 SYNTHETIC_VERSION = "synthetic-0.1"
@@ -697,7 +695,7 @@ def write_synthetic_release(
     root.parent.mkdir(parents=True, exist_ok=True)
     catalog.parent.mkdir(parents=True, exist_ok=True)
 
-    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    staging = staging_folder(root)
     try:
         (staging / "version.txt").write_text(SYNTHETIC_VERSION + "\n")
         entries = []

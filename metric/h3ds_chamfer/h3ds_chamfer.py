@@ -64,7 +64,9 @@ Returns:
     face_chamfer_mm, head_chamfer_mm: mean over scenes of the per-scene gt->pred mean (mm);
     with protocol="surface" also {region}_pred_to_gt_mm, medians, 90th percentiles and
         {region}_fscore/precision/recall_{1,2.5,5}mm;
-    scenes: number of scored items; per_scene: one dict per item (scene_id and the figures);
+    scenes: number of scored items; per_scene: one dict per item (scene_id, the figures and
+        its warnings); warnings: every item's (a mesh in metres, an implausible fit scale, ICP
+        RMS or a reflection), prefixed by the item; the figures are never changed by them;
     protocol, regions, alignment, package_version.
 Examples:
     >>> import evaluate

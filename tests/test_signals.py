@@ -1,0 +1,175 @@
+"""Nothing lost, nothing half-made: folders replaced atomically even under kill -9, staging of
+dead runs cleaned, SIGTERM and Ctrl-C unwinding like each other (exit 130, one line)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from h3ds_hf import atomic
+
+#: Runs replace_folder in a child that SIGKILLs itself at the step named by argv[2].
+_KILLED_REPLACE = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    from h3ds_hf import atomic
+
+    target, step = Path(sys.argv[1]), sys.argv[2]
+    staging = atomic.staging_folder(target)
+    (staging / "content").write_text("new")
+    die = lambda: os.kill(os.getpid(), signal.SIGKILL)
+    exchange = atomic._exchange
+    if step == "after-exchange":
+        atomic._exchange = lambda a, b: (exchange(a, b), die())
+    elif step == "before-exchange":
+        atomic._exchange = lambda a, b: die()
+    else:  # no atomic exchange: killed between the two renames of the fallback
+        atomic._exchange = lambda a, b: False
+        rename = Path.replace
+        Path.replace = lambda self, other: (rename(self, other), die())
+    atomic.replace_folder(staging, target)
+    """
+)
+
+
+@pytest.mark.parametrize("step", ["before-exchange", "after-exchange", "between-renames"])
+def test_a_kill_never_leaves_the_target_missing(tmp_path, step):
+    target = tmp_path / "dataset"
+    target.mkdir()
+    (target / "content").write_text("old")
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED_REPLACE, str(target), step], capture_output=True, check=False
+    )
+    assert done.returncode == -signal.SIGKILL
+    # The next run puts back or cleans what the killed one left, and finds old or new content.
+    atomic.staging_folder(target).rmdir()
+    assert (target / "content").read_text() in ("old", "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]
+
+
+def test_exchange_is_used_on_linux(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    (first / "x").write_text("a")
+    if not atomic._exchange(first, second):
+        pytest.skip("renameat2(RENAME_EXCHANGE) unsupported here")
+    assert (second / "x").read_text() == "a" and not (first / "x").exists()
+
+
+def test_only_stale_partials_of_the_target_are_removed(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    target = tmp_path / "out"
+    stale = tmp_path / f".out.partial-{dead.pid}-abc"
+    alive = tmp_path / f".out.partial-{os.getppid()}-abc"
+    other = tmp_path / f".other.partial-{dead.pid}-abc"
+    for folder in (stale, alive, other):
+        folder.mkdir()
+    staging = atomic.staging_folder(target)
+    assert not stale.exists() and alive.exists() and other.exists()
+    assert staging.name.startswith(f".out.partial-{os.getpid()}-")
+
+
+_SLOW_EXTRACT = textwrap.dedent(
+    """
+    import sys, time
+    from h3ds_hf.release import extract
+
+    def slow(source, staging, progress):
+        (staging / "half-written").write_text("x")
+        print("ready", flush=True)
+        time.sleep(60)
+
+    extract._extract_into = slow
+    from h3ds_hf.cli import main
+    sys.exit(main(["extract", *sys.argv[1:], "--no-progress"]))
+    """
+)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_extract_cleans_up_and_exits_130(synthetic, tmp_path, signum):
+    target = tmp_path / "out"
+    env = dict(os.environ, H3DS_ACCESS_TOKEN=synthetic.token)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            _SLOW_EXTRACT,
+            str(synthetic.zip_path),
+            str(target),
+            "--catalog",
+            str(synthetic.catalog_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert child.stdout.readline().strip() == "ready"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.partial-")]
+    child.send_signal(signum)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130
+    assert err.strip().splitlines() == ["h3ds-hf: interrupted"]
+    assert list(tmp_path.iterdir()) == []
+
+
+_INTERRUPTED_START = textwrap.dedent(
+    """
+    import os, signal, sys
+    from h3ds_hf import cli
+
+    assert "trimesh" not in sys.modules and "h3ds_hf.dataset" not in sys.modules
+    build = cli.build_parser
+    # Ctrl-C while the sub-commands (numpy, trimesh, datasets...) are being imported.
+    cli.build_parser = lambda: (os.kill(os.getpid(), signal.SIGINT), build())[1]
+    sys.exit(cli.main(["info", sys.argv[1]]))
+    """
+)
+
+
+def test_ctrl_c_during_start_up_is_one_line(synthetic):
+    """The package imports lazily, so the CLI's handler is in place before the heavy imports."""
+    done = subprocess.run(
+        [sys.executable, "-c", _INTERRUPTED_START, str(synthetic.folder)],
+        capture_output=True,
+        check=False,
+        text=True,
+    )
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip().splitlines() == ["h3ds-hf: interrupted"]
+
+
+def test_a_full_disk_leaves_the_old_file_and_no_partial(tmp_path, monkeypatch):
+    path = tmp_path / "results.json"
+    path.write_text("old")
+
+    def full(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fdopen", full)
+    with pytest.raises(OSError, match="No space"):
+        atomic.atomic_write_text(path, "new")
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_a_nearly_singular_camera_is_warned_about(caplog):
+    from h3ds_hf.release.cameras import decompose_projection
+
+    P = np.array([[1000.0, 0, 50, 0], [0, 1000, 60, 0], [0, 0, 1e-6, 1]])
+    with caplog.at_level("WARNING"):
+        decompose_projection(P)
+    assert "nearly singular" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        decompose_projection(np.array([[1000.0, 0, 50, 0], [0, 1000, 60, 0], [0, 0, 1, 1]]))
+    assert caplog.text == ""
