@@ -10,7 +10,7 @@ from hub_stub import HubStub
 from huggingface_hub import HfApi
 
 from h3ds_hf.cli import main
-from h3ds_hf.errors import GatedDatasetError, HubError, SourceError
+from h3ds_hf.errors import REDACTED, GatedDatasetError, HubError, SourceError
 from h3ds_hf.hub.access import load_h3ds
 from h3ds_hf.hub.prepare import MANIFEST_NAME, prepare_dataset
 from h3ds_hf.hub.push import push_dataset
@@ -195,7 +195,7 @@ def test_a_server_echoing_the_token_does_not_make_us_print_it(
     monkeypatch.setenv("HF_TOKEN", ALICE)
     assert main(["push", str(prepared), "--repo-id", "alice/h3ds"]) == 1
     err = capsys.readouterr().err
-    assert "proxy error" in err and "<token>" in err
+    assert "proxy error" in err and REDACTED in err
     assert ALICE not in err and len(err.strip().splitlines()) == 1
 
 

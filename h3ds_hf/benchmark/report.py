@@ -334,7 +334,9 @@ def load_results(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as error:
+    except RecursionError:
+        raise H3DSError(f"cannot read results {path}: JSON nested too deeply") from None
+    except (OSError, ValueError) as error:
         raise H3DSError(f"cannot read results {path}: {error}") from None
     if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:
         raise H3DSError(f"{path} is not an h3ds-hf results file ({RESULTS_FORMAT})")

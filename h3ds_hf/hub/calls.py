@@ -8,7 +8,6 @@ names the step and the endpoint, with every token removed from the text.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import validate_repo_id
 
-from h3ds_hf.errors import HubError
+from h3ds_hf.errors import REDACTED, HubError, register_secret, scrub
 
 #: What a step can raise when the network or the Hub fails (offline mode and a missing local
 #: entry are OSErrors too).
@@ -67,12 +66,12 @@ def endpoint_of(endpoint: str | None = None) -> str:
 
 
 def without_secrets(text: str, *secrets: str | None) -> str:
-    """``text`` with ``secrets``, the Hub token in use, $H3DS_ACCESS_TOKEN and anything shaped
-    like a token replaced by ``<token>`` (servers may echo a request's Authorization header)."""
-    held = [*secrets, get_token(), os.environ.get("HF_TOKEN"), os.environ.get("H3DS_ACCESS_TOKEN")]
-    for secret in sorted({s.strip() for s in held if s and s.strip()}, key=len, reverse=True):
-        text = text.replace(secret, "<token>")
-    return _TOKEN_SHAPES.sub(lambda match: f"{match.group(1) or ''}<token>", text)
+    """``text`` scrubbed of every secret the process holds (:func:`h3ds_hf.errors.scrub`), of
+    ``secrets`` and of anything shaped like a token (``Bearer ...``, ``hf_...``: servers may
+    echo a request's Authorization header, even one with a token we do not know)."""
+    for secret in secrets:
+        register_secret(secret)
+    return _TOKEN_SHAPES.sub(lambda match: f"{match.group(1) or ''}{REDACTED}", scrub(text))
 
 
 def hub_failure(error: BaseException, *, step: str, endpoint: str | None = None) -> str:

@@ -91,10 +91,7 @@ def read_results(path: str | Path) -> dict[str, Any]:
     Raises:
         H3DSError: the file is unreadable, not a results file, or not publishable as is.
     """
-    try:
-        results = load_results(path)
-    except RecursionError:
-        raise H3DSError(f"cannot read results {path}: JSON nested too deeply") from None
+    results = load_results(path)
     check_results(results, origin=str(path))
     return results
 

@@ -96,3 +96,8 @@ class _CachedScenes:
 
     def ground_truth(self, scene_id: str) -> GroundTruth:
         return self._read(scene_id)
+
+    @property
+    def inputs(self) -> dict[str, str]:
+        """The wrapped source's inputs (shards, revision), recorded with the results."""
+        return dict(getattr(self.inner, "inputs", {}))
