@@ -139,6 +139,7 @@ def evaluate_scene(
             protocol=options.protocol,
             regions=options.regions,
             alignment=options.alignment,
+            keep_arrays=True,  # the results' distance histograms
             on_error="flag",
         )
         if options.heatmaps is not None and not result.failed:

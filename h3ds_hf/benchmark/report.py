@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from h3ds_hf.atomic import atomic_write_text
+from h3ds_hf.benchmark.histograms import region_histograms
 from h3ds_hf.benchmark.names import REPORTED_REGIONS
 from h3ds_hf.distribution import __version__
 from h3ds_hf.errors import H3DSError
-from h3ds_hf.evaluation import PairResult
+from h3ds_hf.evaluation import PairResult, RegionResult
 from h3ds_hf.release.catalog import Catalog
 
 RESULTS_FORMAT = "h3ds-hf-results/1"
@@ -36,7 +37,9 @@ class ScoredPrediction:
         scene_id, views_config: what was scored.
         prediction: the reconstruction's file name; sha256: its digest.
         status: 'ok', 'failed' (with ``reason``) or 'missing'.
-        regions: region name -> the region's scores (``RegionResult.to_dict()``).
+        regions: region name -> the region's scores (``RegionResult.to_dict()``), with a
+            ``histograms`` record of its distances when they were kept
+            (:mod:`~h3ds_hf.benchmark.histograms`; absent in older results files).
     """
 
     scene_id: str
@@ -57,7 +60,7 @@ class ScoredPrediction:
             sha256=sha256,
             status="failed" if result.failed else "ok",
             reason=result.reason,
-            regions={name: region.to_dict() for name, region in result.regions.items()},
+            regions={name: _region_record(region) for name, region in result.regions.items()},
             landmarks_used=result.landmarks_used,
         )
 
@@ -83,6 +86,14 @@ class ScoredPrediction:
             "landmarks_used": self.landmarks_used,
             "regions": self.regions,
         }
+
+
+def _region_record(region: RegionResult) -> dict[str, Any]:
+    """A region's scores, with its distance histograms when the distances were kept."""
+    record = region.to_dict()
+    if region.gt_to_pred is not None and region.pred_to_gt is not None:
+        record["histograms"] = region_histograms(region.gt_to_pred, region.pred_to_gt)
+    return record
 
 
 @dataclass(frozen=True)

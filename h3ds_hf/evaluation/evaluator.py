@@ -223,8 +223,14 @@ class SceneEvaluator:
             fit, d_gt_pred, d_pred_gt = self._h3ds_region(
                 prediction, icp_region, cut_region, matchers[icp_region]
             )
+            where = None
+            if keep_arrays:
+                everything = np.arange(len(self._vertices))
+                gt_indices = everything if cut_region is None else self._region(cut_region)
+                aligned = apply_transform(np.linalg.inv(fit.matrix), vertices)
+                where = (gt_indices, np.arange(len(vertices)), aligned)
             return region_result(
-                name, d_gt_pred, d_pred_gt, _diagnostics(fit), keep_arrays=keep_arrays
+                name, d_gt_pred, d_pred_gt, _diagnostics(fit), keep_arrays=keep_arrays, where=where
             )
 
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -294,17 +300,26 @@ class SceneEvaluator:
         aligned = apply_transform(np.linalg.inv(fit.matrix), vertices)
         d_pred, triangles = self._surface_index().query(aligned)
         scored = {}
+        everything = np.arange(len(self._vertices))
         for name in regions:
             if name == "head":
                 d_gt_region = d_gt
                 d_pred_region = d_pred
+                gt_region, pred_region = everything, np.arange(len(aligned))
             else:
-                d_gt_region = d_gt if gt_indices is not None else d_gt[self._region("face_sphere")]
-                d_pred_region = d_pred[self._cut_face_mask("face_sphere")[triangles]]
+                gt_region = self._region("face_sphere")
+                d_gt_region = d_gt if gt_indices is not None else d_gt[gt_region]
+                pred_region = np.flatnonzero(self._cut_face_mask("face_sphere")[triangles])
+                d_pred_region = d_pred[pred_region]
                 if len(d_pred_region) == 0:
                     raise EvaluationError("no predicted point is closest to the GT face region")
             scored[name] = region_result(
-                name, d_gt_region, d_pred_region, diagnostics, keep_arrays=keep_arrays
+                name,
+                d_gt_region,
+                d_pred_region,
+                diagnostics,
+                keep_arrays=keep_arrays,
+                where=(gt_region, pred_region, aligned),
             )
         return scored
 
