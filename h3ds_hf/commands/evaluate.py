@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from h3ds_hf.benchmark.batch import EvaluationOptions, evaluate_folder
+from h3ds_hf.benchmark.html_report import SCENE_CHOICES, write_report
 from h3ds_hf.benchmark.names import REPORTED_REGIONS
 from h3ds_hf.commands.common import add_source_arguments, catalog_from_arguments
 from h3ds_hf.evaluation import ALIGNMENTS, PROTOCOLS
@@ -54,6 +55,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--regions", type=_comma_list, default=list(REPORTED_REGIONS))
     parser.add_argument("--jobs", type=int, default=1, help="scenes scored in parallel")
     parser.add_argument("--heatmaps", type=Path, metavar="DIR", help="write error heatmaps (PLY)")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write an HTML report (index.html, heatmap and curve PNGs) into DIR",
+    )
+    parser.add_argument(
+        "--clip-mm",
+        type=float,
+        metavar="MM",
+        help="report colour clip for every region (default: per region, the run's 95th "
+        "percentile GT -> prediction distance, rounded up)",
+    )
+    parser.add_argument(
+        "--report-scenes",
+        choices=SCENE_CHOICES,
+        default="extremes",
+        help="pairs drawn in the report: worst / median / best per views config, or all",
+    )
     parser.add_argument("--output", type=Path, required=True, metavar="results.json")
     parser.add_argument("--method", help="row name in the table (default: the folder's name)")
     parser.add_argument(
@@ -68,15 +88,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise SystemExit("h3ds-hf evaluate: error: --jobs must be at least 1")
+    if args.clip_mm is not None and not args.clip_mm > 0:
+        raise SystemExit("h3ds-hf evaluate: error: --clip-mm must be > 0")
     source = open_ground_truth(args.source, catalog=catalog_from_arguments(args))
+    options = EvaluationOptions(args.protocol, tuple(args.regions), args.alignment, args.heatmaps)
     run_ = evaluate_folder(
         source,
         args.predictions,
         views_configs=args.views,
         tags=args.tags,
-        options=EvaluationOptions(
-            args.protocol, tuple(args.regions), args.alignment, args.heatmaps
-        ),
+        options=options,
         jobs=args.jobs,
         progress=not args.no_progress,
         method=args.method,
@@ -97,6 +118,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"results: {json_path} and {csv_path}")
     if args.heatmaps:
         print(f"heatmaps: {args.heatmaps}")
+    if args.report:
+        page = write_report(
+            run_,
+            source,
+            args.predictions,
+            args.report,
+            options,
+            clip_mm=args.clip_mm,
+            scenes=args.report_scenes,
+        )
+        print(f"report: {page}")
     return 0 if any(r.status == "ok" for r in run_.results) else 1
 
 
