@@ -19,6 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "info",
     "extract",
     "evaluate",
+    "report",
     "prepare",
     "export",
     "check",
