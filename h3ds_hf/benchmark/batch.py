@@ -20,7 +20,7 @@ from typing import Protocol
 
 from tqdm.auto import tqdm
 
-from h3ds_hf.benchmark.heatmaps import write_heatmaps
+from h3ds_hf.benchmark.heatmaps import write_run_heatmaps
 from h3ds_hf.benchmark.report import EvaluationRun, ScoredPrediction, summarize
 from h3ds_hf.errors import EvaluationError, MissingFileError
 from h3ds_hf.evaluation import (
@@ -142,8 +142,6 @@ def evaluate_scene(
             keep_arrays=True,  # the results' distance histograms
             on_error="flag",
         )
-        if options.heatmaps is not None and not result.failed:
-            write_heatmaps(evaluator, vertices, faces, landmarks, options.heatmaps, prediction)
         scored.append(ScoredPrediction.from_result(prediction, digest, result))
     return scored
 
@@ -192,8 +190,6 @@ def evaluate_folder(
     if views_configs is None:  # score the views configs the folder has reconstructions for
         configs = [c for c in configs if any(p.views_config == c for p in found)]
         missing = [(scene_id, config) for scene_id, config in missing if config in configs]
-    if options.heatmaps is not None:
-        options.heatmaps.mkdir(parents=True, exist_ok=True)
     jobs_by_scene = {scene_id: _SceneJob(source, scene_id) for scene_id in scene_ids}
     for prediction in found:
         jobs_by_scene[prediction.scene_id].predictions.append(prediction)
@@ -213,7 +209,7 @@ def evaluate_folder(
             for job in todo:
                 scored.extend(_run_scene_job(job, options))
                 bar.update()
-    return summarize(
+    run = summarize(
         scored,
         missing=missing,
         catalog=catalog,
@@ -223,6 +219,12 @@ def evaluate_folder(
         regions=options.regions,
         method=method or Path(predictions).name,
     )
+    if options.heatmaps is not None:  # after the run: its colour clip is the run's
+        write_run_heatmaps(
+            run, source.ground_truth, Path(predictions), options.heatmaps,
+            alignment=options.alignment,
+        )  # fmt: skip
+    return run
 
 
 def _run_scene_job(job: _SceneJob, options: EvaluationOptions) -> list[ScoredPrediction]:

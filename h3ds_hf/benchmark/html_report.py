@@ -18,7 +18,6 @@ prediction distance in that region, unless one is given.
 from __future__ import annotations
 
 import html
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,42 +26,20 @@ import numpy as np
 from h3ds_hf.atomic import atomic_write_bytes, atomic_write_text
 from h3ds_hf.benchmark.batch import EvaluationOptions, GroundTruthSource
 from h3ds_hf.benchmark.figures import curves_figure, heatmap_figure
-from h3ds_hf.benchmark.histograms import cumulative_curve, percentile_mm
+from h3ds_hf.benchmark.heatmaps import RescoredPair, region_clips, rescored_pairs, vertex_errors
+from h3ds_hf.benchmark.histograms import cumulative_curve
 from h3ds_hf.benchmark.names import REPORTED_REGIONS
 from h3ds_hf.benchmark.report import EvaluationRun, ScoredPrediction
 from h3ds_hf.errors import H3DSError
-from h3ds_hf.evaluation import (
-    LANDMARKS_SUFFIX,
-    RegionResult,
-    SceneEvaluator,
-    load_prediction,
-    read_landmarks,
-)
-from h3ds_hf.render.colours import CLIP_PERCENTILE, default_clip_mm, error_colours
+from h3ds_hf.render.colours import CLIP_PERCENTILE, error_colours
 from h3ds_hf.render.heatmap import VIEWS, ViewFrame, render_view, view_frame
 from h3ds_hf.render.raster import coherent_order
 from h3ds_hf.scene import GroundTruth
-
-logger = logging.getLogger(__name__)
 
 #: Range of the cumulative curves per region (mm): NoW's 0-8 mm for the face; heads err more.
 CURVE_RANGES_MM: dict[str, float] = {"face": 8.0, "head": 20.0}
 #: ``--report-scenes`` choices: the worst, median and best scene of each views config, or all.
 SCENE_CHOICES = ("extremes", "all")
-
-
-def region_clips(run: EvaluationRun, clip_mm: float | None = None) -> dict[str, float]:
-    """Clip (mm) of each region's colours: ``clip_mm`` for all, or the default of the run's
-    GT -> prediction distances (1 mm when the run kept no histogram)."""
-    clips = {}
-    for region in run.regions:
-        if clip_mm is not None:
-            clips[region] = clip_mm
-            continue
-        records = _histograms(run.results, region)
-        p = percentile_mm(records, CLIP_PERCENTILE) if records else 0.0
-        clips[region] = default_clip_mm(p)
-    return clips
 
 
 def drawn_pairs(run: EvaluationRun, scenes: str = "extremes") -> list[ScoredPrediction]:
@@ -111,16 +88,19 @@ def write_report(
     clips = region_clips(run, clip_mm)
     pairs = drawn_pairs(run, scenes)
     figures = []
-    for scene_id in dict.fromkeys(r.scene_id for r in pairs):
-        gt = source.ground_truth(scene_id)
-        evaluator = SceneEvaluator(gt)
-        frame = head_frame(gt)
-        gt_order = coherent_order(gt.vertices, gt.faces)
-        for row in (r for r in pairs if r.scene_id == scene_id):
-            figures += _draw_pair(
-                row, gt, evaluator, frame, gt_order, Path(predictions), folder, options,
-                clips, size,
-            )  # fmt: skip
+    frames: dict[str, tuple[ViewFrame, np.ndarray]] = {}
+    for pair in rescored_pairs(
+        pairs, source.ground_truth, Path(predictions), protocol=options.protocol,
+        regions=options.regions, alignment=options.alignment,
+    ):  # fmt: skip
+        if pair.gt.scene_id not in frames:  # one frame and drawing order per scene
+            frames = {
+                pair.gt.scene_id: (
+                    head_frame(pair.gt),
+                    coherent_order(pair.gt.vertices, pair.gt.faces),
+                )
+            }
+        figures += _draw_pair(pair, *frames[pair.gt.scene_id], folder, clips, size)
     curves = _write_curves(run, folder)
     clip_note = (
         "given with --clip-mm"
@@ -144,43 +124,28 @@ def head_frame(gt: GroundTruth) -> ViewFrame:
 
 
 def _draw_pair(
-    row: ScoredPrediction,
-    gt: GroundTruth,
-    evaluator: SceneEvaluator,
+    pair: RescoredPair,
     frame: ViewFrame,
     gt_order: np.ndarray,
-    predictions: Path,
     folder: Path,
-    options: EvaluationOptions,
     clips: dict[str, float],
     size: int,
 ) -> list[tuple[str, str, str, str]]:
     """Render one pair's heatmaps; (label, region, GT PNG, prediction PNG) relative paths."""
-    stem = f"{row.scene_id}_{row.views_config}"
-    vertices, faces = load_prediction(predictions / str(row.prediction))
-    landmarks_path = predictions / f"{stem}{LANDMARKS_SUFFIX}"
-    landmarks = read_landmarks(landmarks_path) if landmarks_path.is_file() else None
-    result = evaluator.evaluate(
-        (vertices, faces),
-        landmarks,
-        protocol=options.protocol,
-        regions=options.regions,
-        alignment=options.alignment,
-        keep_arrays=True,
-    )
-    pred_order = coherent_order(vertices, faces) if len(faces) else None
+    gt, faces, stem = pair.gt, pair.pred_faces, pair.stem
+    pred_order = coherent_order(pair.pred_vertices, faces) if len(faces) else None
     drawn = []
-    for region, scores in result.regions.items():
+    for region, scores in pair.result.regions.items():
         clip = clips[region]
         gt_png = _heatmap_png(
-            gt.vertices, gt.faces, gt_order, _spread(scores, len(gt.vertices), "gt"), frame,
-            clip, f"{stem} {region}: GT, distance to the prediction", size,
+            gt.vertices, gt.faces, gt_order, vertex_errors(scores, len(gt.vertices), "gt"),
+            frame, clip, f"{stem} {region}: GT, distance to the prediction", size,
         )  # fmt: skip
         names = [_save(folder, f"heatmaps/{stem}.{region}.gt.png", gt_png)]
         if pred_order is not None:
             pred_png = _heatmap_png(
                 scores.aligned_prediction, faces, pred_order,
-                _spread(scores, len(vertices), "pred"), frame, clip,
+                vertex_errors(scores, len(pair.pred_vertices), "pred"), frame, clip,
                 f"{stem} {region}: aligned prediction, distance to the GT", size,
             )  # fmt: skip
             names.append(_save(folder, f"heatmaps/{stem}.{region}.pred.png", pred_png))
@@ -188,16 +153,6 @@ def _draw_pair(
             names.append("")  # a point cloud: nothing to shade
         drawn.append((stem, region, *names))
     return drawn
-
-
-def _spread(scores: RegionResult, n: int, side: str) -> np.ndarray:
-    """(n,) per-vertex distances of one side of a region, NaN where not scored."""
-    distances = np.full(n, np.nan)
-    if side == "gt":
-        distances[scores.gt_indices] = scores.gt_to_pred
-    else:
-        distances[scores.pred_indices] = scores.pred_to_gt
-    return distances
 
 
 def _heatmap_png(
