@@ -143,9 +143,11 @@ def compare(
     return Comparison(release, first["protocol"], sorted(configs, key=int), rows, list(results))
 
 
-def write_comparison(comparison: Comparison, folder: str | Path) -> tuple[Path, Path]:
+def write_comparison(
+    comparison: Comparison, folder: str | Path, links: Mapping[str, str] | None = None
+) -> tuple[Path, Path]:
     """Write ``index.html``, ``table.md`` and the curves into ``folder``; return the page's
-    and the Markdown's paths."""
+    and the Markdown's paths. ``links``: method -> relative link of its own report page."""
     folder = Path(folder)
     markdown = atomic_write_text(folder / "table.md", comparison.markdown() + "\n")
     curves = []
@@ -169,7 +171,7 @@ def write_comparison(comparison: Comparison, folder: str | Path) -> tuple[Path, 
                     folder / name, curves_figure(plotted, CURVE_RANGES_MM[region], title)
                 )
                 curves.append(name)
-    page = atomic_write_text(folder / "index.html", _page(comparison, curves))
+    page = atomic_write_text(folder / "index.html", _page(comparison, curves, links or {}))
     return page, markdown
 
 
@@ -179,7 +181,7 @@ def _summary_cell(data: Mapping[str, Any], config: str) -> tuple[float | None, f
     return face, head
 
 
-def _page(comparison: Comparison, curves: list[str]) -> str:
+def _page(comparison: Comparison, curves: list[str], links: Mapping[str, str]) -> str:
     e = html.escape
     head = "".join(
         f"<th>{e(h)}</th>"
@@ -191,7 +193,10 @@ def _page(comparison: Comparison, curves: list[str]) -> str:
             f"<td>{comparison._cell(row, c, '<b>{}</b>')}</td>" for c in comparison.views_configs
         )
         kind = ' class="published"' if row.published else ""
-        body.append(f"<tr{kind}><td>{e(row.method)}</td><td>{e(row.source)}</td>{cells}</tr>")
+        name = e(row.method)
+        if row.method in links and not row.published:
+            name = f'<a href="{e(links[row.method])}">{name}</a>'
+        body.append(f"<tr{kind}><td>{name}</td><td>{e(row.source)}</td>{cells}</tr>")
     note = (
         ""
         if comparison.release in PUBLISHED_RESULTS

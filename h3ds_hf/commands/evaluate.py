@@ -7,8 +7,11 @@ import sys
 from pathlib import Path
 
 from h3ds_hf.benchmark.batch import EvaluationOptions, evaluate_folder
+from h3ds_hf.benchmark.compare import compare, write_comparison
 from h3ds_hf.benchmark.html_report import SCENE_CHOICES, write_report
+from h3ds_hf.benchmark.methods import method_folders
 from h3ds_hf.benchmark.names import REPORTED_REGIONS
+from h3ds_hf.benchmark.report import format_table
 from h3ds_hf.commands.common import add_source_arguments, catalog_from_arguments
 from h3ds_hf.evaluation import ALIGNMENTS, PROTOCOLS
 from h3ds_hf.hub.ground_truth import open_ground_truth
@@ -36,7 +39,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "from the Hub dataset, or the Hub dataset itself: ORG/NAME[@REVISION] or "
         "hf://datasets/ORG/NAME (only the ground-truth columns are read)",
     )
-    parser.add_argument("--predictions", type=Path, required=True, metavar="DIR")
+    parser.add_argument(
+        "--predictions",
+        type=Path,
+        nargs="+",
+        required=True,
+        metavar="DIR",
+        help="folder(s) of reconstructions, one per method (or one parent folder of method "
+        "folders); several methods print one row each and write RESULTS.{method}.json",
+    )
     add_source_arguments(parser)
     parser.add_argument(
         "--views",
@@ -90,46 +101,69 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("h3ds-hf evaluate: error: --jobs must be at least 1")
     if args.clip_mm is not None and not args.clip_mm > 0:
         raise SystemExit("h3ds-hf evaluate: error: --clip-mm must be > 0")
+    methods = method_folders(args.predictions)
+    several = len(methods) > 1
+    if several and args.method:
+        raise SystemExit(
+            "h3ds-hf evaluate: error: --method names one method; several are named by their folders"
+        )
     source = open_ground_truth(args.source, catalog=catalog_from_arguments(args))
-    options = EvaluationOptions(args.protocol, tuple(args.regions), args.alignment, args.heatmaps)
-    run_ = evaluate_folder(
-        source,
-        args.predictions,
-        views_configs=args.views,
-        tags=args.tags,
-        options=options,
-        jobs=args.jobs,
-        progress=not args.no_progress,
-        method=args.method,
+    runs, written = [], []
+    for name, folder in methods:
+        heatmaps = args.heatmaps / name if several and args.heatmaps else args.heatmaps
+        options = EvaluationOptions(args.protocol, tuple(args.regions), args.alignment, heatmaps)
+        run_ = evaluate_folder(
+            source,
+            folder,
+            views_configs=args.views,
+            tags=args.tags,
+            options=options,
+            jobs=args.jobs,
+            progress=not args.no_progress,
+            method=args.method or name,
+        )
+        if args.allow_missing:
+            run_ = run_.with_missing_allowed()
+        output = args.output
+        if several:
+            output = output.with_name(f"{output.stem}.{name}{output.suffix or '.json'}")
+        written.append(run_.write(output))
+        if args.report:
+            report = args.report / name if several else args.report
+            write_report(
+                run_, source, folder, report, options, clip_mm=args.clip_mm,
+                scenes=args.report_scenes,
+            )  # fmt: skip
+        runs.append(run_)
+    first = runs[0]
+    print(
+        f"protocol {first.protocol}, release {first.release}: mean GT -> prediction distance "
+        "(mm), cells face / head"
     )
-    if args.allow_missing:
-        run_ = run_.with_missing_allowed()
-    json_path, csv_path = run_.write(args.output)
-    print(f"protocol {run_.protocol}, release {run_.release}, mean GT -> prediction (mm)")
-    print(run_.table())
-    _list("missing", run_.missing)
-    _list("failed", run_.failed)
-    if (run_.missing or run_.failed) and not args.allow_missing:
+    print(format_table(runs))
+    for run_ in runs:
+        prefix = f"{run_.method}: " if several else ""
+        _list(f"{prefix}missing", run_.missing)
+        _list(f"{prefix}failed", run_.failed)
+    if any(r.missing or r.failed for r in runs) and not args.allow_missing:
         print(
             "incomplete views configs are not averaged; pass --allow-missing to average "
             "over the scenes that were scored",
             file=sys.stderr,
         )
-    print(f"results: {json_path} and {csv_path}")
+    for json_path, csv_path in written:
+        print(f"results: {json_path} and {csv_path}")
     if args.heatmaps:
         print(f"heatmaps: {args.heatmaps}")
     if args.report:
-        page = write_report(
-            run_,
-            source,
-            args.predictions,
-            args.report,
-            options,
-            clip_mm=args.clip_mm,
-            scenes=args.report_scenes,
-        )
+        page = args.report / "index.html"
+        if several:  # the methods side by side, each one's own page linked below it
+            comparison = compare([r.to_dict() for r in runs], [str(p) for p, _ in written])
+            page, _ = write_comparison(comparison, args.report, links={
+                r.method: f"{r.method}/index.html" for r in runs
+            })  # fmt: skip
         print(f"report: {page}")
-    return 0 if any(r.status == "ok" for r in run_.results) else 1
+    return 0 if any(r.status == "ok" for run_ in runs for r in run_.results) else 1
 
 
 def _list(what: str, rows: list) -> None:
