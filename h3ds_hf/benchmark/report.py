@@ -171,9 +171,11 @@ class EvaluationRun:
         return path, csv_path
 
     def csv(self) -> str:
-        """One row per (scene, views config, region) with every figure and the status."""
+        """One row per (scene, views config, region) with every figure and the status, led by
+        the method and protocol so that files of several runs concatenate."""
         columns = [
-            "scene_id", "views_config", "region", "status", "gt_to_pred_mm", "pred_to_gt_mm",
+            "method", "protocol", "scene_id", "views_config", "region", "status",
+            "gt_to_pred_mm", "pred_to_gt_mm",
             "gt_to_pred_median_mm", "gt_to_pred_p90_mm", "pred_to_gt_median_mm",
             "pred_to_gt_p90_mm", "fscore_1mm", "fscore_2.5mm", "fscore_5mm", "icp_iterations",
             "icp_rms_mm", "icp_scale", "icp_reflection", "prediction", "reason",
@@ -183,6 +185,8 @@ class EvaluationRun:
         writer.writeheader()
         for result in self.results:
             base = {
+                "method": self.method,
+                "protocol": self.protocol,
                 "scene_id": result.scene_id,
                 "views_config": result.views_config,
                 "status": result.status,
