@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "info",
     "extract",
     "evaluate",
+    "report",
     "prepare",
     "export",
     "check",

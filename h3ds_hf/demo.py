@@ -5,7 +5,8 @@ ZipCrypto archive, reads it in place with a throw-away access token, loads a sce
 drop-in ``H3DS`` class, writes perturbed reconstructions, scores them with the official
 protocol and prints the paper's "face / head" table, then walks the Hugging Face side: a
 prepared Hub-ready dataset read with ``load_dataset``, the ``h3ds_chamfer`` metric, a model
-card with the results, and one scene exported for nerfstudio.
+card with the results, one scene exported for nerfstudio, and the run's HTML report (heatmaps
+and error curves).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import datasets
 import evaluate
 from datasets import load_dataset
 
-from h3ds_hf.benchmark.batch import evaluate_folder
+from h3ds_hf.benchmark.batch import EvaluationOptions, evaluate_folder
+from h3ds_hf.benchmark.html_report import write_report
 from h3ds_hf.benchmark.report import load_results
 from h3ds_hf.dropin import H3DS
 from h3ds_hf.export.scene import ExportOptions, export_scene
@@ -114,4 +116,7 @@ def run_demo(output: Path, say: Callable[[str], None], *, progress: bool = True)
 
     exported = export_scene(release, scene_id, "3", output / "export", ExportOptions("nerfstudio"))
     say(f"8. nerfstudio export of scene {scene_id} (3 views): {exported / 'transforms.json'}")
+
+    page = write_report(run, release, predictions, output / "report", EvaluationOptions())
+    say(f"9. Report (tables, heatmaps, error curves): {page}")
     return results

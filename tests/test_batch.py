@@ -105,7 +105,9 @@ def test_results_round_trip(release, predictions, tmp_path):
     data = load_results(json_path)
     assert data["protocol"] == "surface" and data["release"] == release.catalog.name
     assert all(len(r["sha256"]) == 64 for r in data["results"])
-    assert csv_path.read_text().splitlines()[0].startswith("scene_id,views_config,region")
+    lines = csv_path.read_text().splitlines()
+    assert lines[0].startswith("method,protocol,scene_id,views_config,region")
+    assert all(line.startswith("method,surface,") for line in lines[1:])
 
 
 def test_prepared_folder_source_equals_raw_release(synthetic, release, predictions, tmp_path):

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import trimesh
+from scipy.spatial import cKDTree
 
 from h3ds_hf.evaluation import SceneEvaluator, evaluate_pair, evaluate_scene_reference
 from h3ds_hf.release.obj import write_obj
@@ -189,6 +190,15 @@ def test_face_and_head_scores_match_oracle(run_oracle, gt, case, use_landmarks):
         (d_gt, d_pred, _, _), matrix = run_oracle(case, use_landmarks, region_id)
         region = result.regions[name]
         assert abs(region.gt_to_pred_mm - d_gt.mean()) < TOLERANCE_MM
+        # The face's prediction side: the predicted points nearest the GT face region only.
+        if region_id is None:
+            assert np.array_equal(region.pred_indices, np.arange(len(vertices)))
+        else:
+            nearest = cKDTree(gt.vertices).query(region.aligned_prediction)[1]
+            inside = np.isin(nearest, gt.regions[region_id])
+            assert np.array_equal(region.pred_indices, np.flatnonzero(inside))
+            assert 0 < len(region.pred_indices) < len(vertices)
+        d_pred = d_pred[region.pred_indices]
         assert abs(region.pred_to_gt_mm - d_pred.mean()) < TOLERANCE_MM
         assert np.abs(region.gt_to_pred - d_gt).max() < TOLERANCE_MM
         assert np.abs(region.pred_to_gt - d_pred).max() < TOLERANCE_MM

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from tqdm.auto import tqdm
 
-from h3ds_hf.benchmark.heatmaps import write_heatmaps
+from h3ds_hf.benchmark.heatmaps import write_run_heatmaps
 from h3ds_hf.benchmark.report import EvaluationRun, ScoredPrediction, summarize
 from h3ds_hf.errors import EvaluationError, MissingFileError, get_logger
 from h3ds_hf.evaluation import (
@@ -219,10 +219,9 @@ def evaluate_scene(
             protocol=options.protocol,
             regions=options.regions,
             alignment=options.alignment,
+            keep_arrays=True,  # the results' distance histograms
             on_error="flag",
         )
-        if options.heatmaps is not None and not result.failed:
-            write_heatmaps(evaluator, vertices, faces, landmarks, options.heatmaps, prediction)
         scored.append(ScoredPrediction.from_result(prediction, inputs, result))
     return scored
 
@@ -287,8 +286,6 @@ def evaluate_folder(
     if views_configs is None:  # score the views configs the folder has reconstructions for
         configs = [c for c in configs if any(p.views_config == c for p in found)]
         missing = [(scene_id, config) for scene_id, config in missing if config in configs]
-    if options.heatmaps is not None:
-        options.heatmaps.mkdir(parents=True, exist_ok=True)
     jobs_by_scene = {scene_id: _SceneJob(source, scene_id) for scene_id in scene_ids}
     for prediction in found:
         jobs_by_scene[prediction.scene_id].predictions.append(prediction)
@@ -301,7 +298,7 @@ def evaluate_folder(
             by_job[index] = result
             bar.update()
     scored = [row for index in range(len(todo)) for row in by_job[index]]
-    return summarize(
+    run = summarize(
         scored,
         missing=missing,
         catalog=catalog,
@@ -313,6 +310,12 @@ def evaluate_folder(
         warnings=warnings,
         inputs=_source_inputs(source),
     )
+    if options.heatmaps is not None:  # after the run: its colour clip is the run's
+        write_run_heatmaps(
+            run, source.ground_truth, Path(predictions), options.heatmaps,
+            alignment=options.alignment,
+        )  # fmt: skip
+    return run
 
 
 def _scored_jobs(

@@ -25,6 +25,9 @@ SPLITS: dict[str, str | None] = {"test": None, "h3d_net": "h3d-net"}
 #: newest release (v2) and custom catalogs do not.
 PREFIXED_RELEASES = frozenset({"v1"})
 
+#: ``--report-scenes`` choices: the worst, median and best scene of each views config, or all.
+SCENE_CHOICES: tuple[str, ...] = ("extremes", "all")
+
 _CONFIG_NAME = re.compile(r"^(?:(v\d+)-)?(?:(\d+)-views|(all)-views)$")
 
 

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from h3ds_hf.atomic import atomic_write_text
+from h3ds_hf.benchmark.histograms import region_histograms
 from h3ds_hf.benchmark.names import REPORTED_REGIONS
 from h3ds_hf.distribution import __version__
 from h3ds_hf.errors import H3DSError
-from h3ds_hf.evaluation import PairResult
+from h3ds_hf.evaluation import PairResult, RegionResult
 from h3ds_hf.release.catalog import Catalog
 
 RESULTS_FORMAT = "h3ds-hf-results/1"
@@ -40,7 +41,9 @@ class ScoredPrediction:
         scene_id, views_config: what was scored.
         prediction: the reconstruction's file name; sha256: its digest.
         status: 'ok', 'failed' (with ``reason``) or 'missing'.
-        regions: region name -> the region's scores (``RegionResult.to_dict()``).
+        regions: region name -> the region's scores (``RegionResult.to_dict()``), with a
+            ``histograms`` record of its distances when they were kept
+            (:mod:`~h3ds_hf.benchmark.histograms`; absent in older results files).
         warnings: why the scores may be wrong though computed (``PairResult.warnings``).
         inputs: every file the scores depend on -> its sha256 (the mesh, its landmarks).
     """
@@ -67,7 +70,7 @@ class ScoredPrediction:
             sha256=inputs[prediction.mesh_path.name],
             status="failed" if result.failed else "ok",
             reason=result.reason,
-            regions={name: region.to_dict() for name, region in result.regions.items()},
+            regions={name: _region_record(region) for name, region in result.regions.items()},
             landmarks_used=result.landmarks_used,
             warnings=result.warnings,
             inputs=inputs,
@@ -98,6 +101,14 @@ class ScoredPrediction:
             "inputs": self.inputs,
             "regions": self.regions,
         }
+
+
+def _region_record(region: RegionResult) -> dict[str, Any]:
+    """A region's scores, with its distance histograms when the distances were kept."""
+    record = region.to_dict()
+    if region.gt_to_pred is not None and region.pred_to_gt is not None:
+        record["histograms"] = region_histograms(region.gt_to_pred, region.pred_to_gt)
+    return record
 
 
 @dataclass(frozen=True)
@@ -192,9 +203,11 @@ class EvaluationRun:
         return path, csv_path
 
     def csv(self) -> str:
-        """One row per (scene, views config, region) with every figure and the status."""
+        """One row per (scene, views config, region) with every figure and the status, led by
+        the method and protocol so that files of several runs concatenate."""
         columns = [
-            "scene_id", "views_config", "region", "status", "gt_to_pred_mm", "pred_to_gt_mm",
+            "method", "protocol", "scene_id", "views_config", "region", "status",
+            "gt_to_pred_mm", "pred_to_gt_mm",
             "gt_to_pred_median_mm", "gt_to_pred_p90_mm", "pred_to_gt_median_mm",
             "pred_to_gt_p90_mm", "fscore_1mm", "fscore_2.5mm", "fscore_5mm", "icp_iterations",
             "icp_rms_mm", "icp_scale", "icp_reflection", "prediction", "reason",
@@ -204,6 +217,8 @@ class EvaluationRun:
         writer.writeheader()
         for result in self.results:
             base = {
+                "method": self.method,
+                "protocol": self.protocol,
                 "scene_id": result.scene_id,
                 "views_config": result.views_config,
                 "status": result.status,

@@ -17,7 +17,11 @@ Protocol "h3ds" reproduces h3ds 0.4.0 ``H3DS.evaluate_scene``:
 2. ICP of the GT region's vertices ('face_sphere' for "face", 'face' for "head") onto all
    predicted vertices, trimesh.registration.icp defaults (Procrustes with scale and reflection);
    the inverse of the fit is applied to the prediction;
-3. nearest-vertex distances GT (cut to the region for "face") -> prediction and back.
+3. nearest-vertex distances GT (cut to the region for "face") -> prediction and back. For the
+   "face" region the prediction side (pred -> GT figures and F-scores) keeps, unlike the
+   reference, only the predicted vertices whose nearest GT vertex lies in face_sphere, so the
+   back of a predicted head does not count against the face; GT -> prediction, the published
+   metric, is the reference's exactly (:meth:`SceneEvaluator.reference` returns all of it).
 
 GT -> prediction distances use the identity |g - T⁻¹p| = |Tg - p| / s for the similarity T of
 scale s: the moved GT is matched against the prediction's tree (and the ICP's last matches)
@@ -231,9 +235,23 @@ class SceneEvaluator:
             fit, d_gt_pred, d_pred_gt = self._h3ds_region(
                 prediction, icp_region, cut_region, matchers[icp_region]
             )
+            aligned = apply_transform(np.linalg.inv(fit.matrix), vertices)
+            pred_indices = np.arange(len(vertices))
+            gt_indices = np.arange(len(self._vertices))
+            if cut_region is not None:
+                # Prediction -> GT of a cut region on the predicted points nearest it (as the
+                # surface protocol does): the reference measures every predicted point, the
+                # back of the head included, against the face-only GT (50-66 mm means).
+                nearest = self._tree(None).query(aligned)[1]
+                pred_indices = np.flatnonzero(self._inside((cut_region,))[nearest])
+                if len(pred_indices) == 0:
+                    raise EvaluationError("no predicted point is closest to the GT face region")
+                d_pred_gt = d_pred_gt[pred_indices]
+                gt_indices = self._region(cut_region)
             return region_result(
-                name, d_gt_pred, d_pred_gt, _diagnostics(fit), keep_arrays=keep_arrays
-            )
+                name, d_gt_pred, d_pred_gt, _diagnostics(fit), keep_arrays=keep_arrays,
+                where=(gt_indices, pred_indices, aligned),
+            )  # fmt: skip
 
         with ThreadPoolExecutor(max_workers=1) as pool:
             # The GT's structures (built once per scene) while the prediction is indexed: each
@@ -303,17 +321,26 @@ class SceneEvaluator:
         aligned = apply_transform(np.linalg.inv(fit.matrix), vertices)
         d_pred, triangles = self._surface_index().query(aligned)
         scored = {}
+        everything = np.arange(len(self._vertices))
         for name in regions:
             if name == "head":
                 d_gt_region = d_gt
                 d_pred_region = d_pred
+                gt_region, pred_region = everything, np.arange(len(aligned))
             else:
-                d_gt_region = d_gt if gt_indices is not None else d_gt[self._region("face_sphere")]
-                d_pred_region = d_pred[self._cut_face_mask("face_sphere")[triangles]]
+                gt_region = self._region("face_sphere")
+                d_gt_region = d_gt if gt_indices is not None else d_gt[gt_region]
+                pred_region = np.flatnonzero(self._cut_face_mask("face_sphere")[triangles])
+                d_pred_region = d_pred[pred_region]
                 if len(d_pred_region) == 0:
                     raise EvaluationError("no predicted point is closest to the GT face region")
             scored[name] = region_result(
-                name, d_gt_region, d_pred_region, diagnostics, keep_arrays=keep_arrays
+                name,
+                d_gt_region,
+                d_pred_region,
+                diagnostics,
+                keep_arrays=keep_arrays,
+                where=(gt_region, pred_region, aligned),
             )
         return scored
 

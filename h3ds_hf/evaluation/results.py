@@ -73,6 +73,11 @@ class RegionResult:
         alignment: ICP diagnostics of the fit used for this region.
         gt_to_pred, pred_to_gt: per-point distances (mm), kept only when asked for
             (``keep_arrays=True``); never serialized.
+        gt_indices: (K,) int64 GT vertex indices ``gt_to_pred`` is about, in its order;
+        pred_indices: (L,) int64 predicted vertex indices ``pred_to_gt`` is about;
+        aligned_prediction: (M, 3) float64 all predicted vertices moved onto the GT (mm) by
+            this region's alignment. Kept with the distances (to draw heatmaps), never
+            serialized.
     """
 
     region: str
@@ -88,6 +93,9 @@ class RegionResult:
     alignment: AlignmentDiagnostics
     gt_to_pred: np.ndarray | None = field(default=None, repr=False, compare=False)
     pred_to_gt: np.ndarray | None = field(default=None, repr=False, compare=False)
+    gt_indices: np.ndarray | None = field(default=None, repr=False, compare=False)
+    pred_indices: np.ndarray | None = field(default=None, repr=False, compare=False)
+    aligned_prediction: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -151,8 +159,13 @@ def region_result(
     alignment: AlignmentDiagnostics,
     *,
     keep_arrays: bool,
+    where: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> RegionResult:
-    """Summarize per-point distances (mm) of both directions into a :class:`RegionResult`."""
+    """Summarize per-point distances (mm) of both directions into a :class:`RegionResult`.
+
+    ``where``: (gt_indices, pred_indices, aligned_prediction) of the distances, kept with them
+    when ``keep_arrays`` (see :class:`RegionResult`)."""
+    gt_indices, pred_indices, aligned = where if keep_arrays and where else (None, None, None)
     gt_median, gt_p90 = (float(x) for x in np.percentile(gt_to_pred, (50, 90)))
     pred_median, pred_p90 = (float(x) for x in np.percentile(pred_to_gt, (50, 90)))
     return RegionResult(
@@ -169,6 +182,9 @@ def region_result(
         alignment=alignment,
         gt_to_pred=gt_to_pred if keep_arrays else None,
         pred_to_gt=pred_to_gt if keep_arrays else None,
+        gt_indices=gt_indices,
+        pred_indices=pred_indices,
+        aligned_prediction=aligned,
     )
 
 
