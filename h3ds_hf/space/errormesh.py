@@ -3,7 +3,8 @@
 The alignment and distances are the h3ds protocol's for the full head (landmarks if given, ICP
 on the GT face region, nearest vertex): each predicted vertex is coloured by its distance to
 the ground truth. Only the prediction is drawn; the ground-truth scan never leaves the server.
-:func:`error_colors` and :data:`CLIP_MM` are the one colour scale of the view and its colour bar.
+The colours are the report's (:func:`h3ds_hf.render.colours.error_colours`); the clip is fixed
+(:data:`CLIP_MM`) so that the page's one colour bar holds for every prediction shown.
 """
 
 from __future__ import annotations
@@ -15,19 +16,22 @@ import numpy as np
 import trimesh
 
 from h3ds_hf.atomic import atomic_write_bytes
-from h3ds_hf.benchmark import heatmaps
 from h3ds_hf.evaluation import SceneEvaluator
+from h3ds_hf.render.colours import error_colours
 from h3ds_hf.scene import GroundTruth
 
-#: Errors at or above this many mm get the scale's last colour.
-CLIP_MM = heatmaps.CLIP_MM
+#: Errors at or above this many mm get the scale's last colour (a head's typical errors are a
+#: few mm; the report picks its clip from the run instead).
+CLIP_MM = 5.0
 #: Ticks of the colour bar, as fractions of CLIP_MM.
 _TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def error_colors(errors_mm: np.ndarray) -> np.ndarray:
-    """(N,) distances in mm -> (N, 4) uint8 RGBA on the Space's colour scale."""
-    return heatmaps.error_colors(errors_mm, CLIP_MM)
+    """(N,) distances in mm -> (N, 4) uint8 RGBA on the report's colour scale, clipped at
+    :data:`CLIP_MM`."""
+    rgb = error_colours(errors_mm, CLIP_MM)
+    return np.concatenate([rgb, np.full((len(rgb), 1), 255, dtype=np.uint8)], axis=1)
 
 
 def write_error_glb(
