@@ -76,17 +76,33 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> SyntheticRelease:
     return SyntheticRelease(folder, root / "catalog.toml", root / "release.zip", SYNTHETIC_TOKEN)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """In CI the reference oracle and the real clients (OpenCV, pycolmap) must be importable,
-    so that their tests cannot be skipped silently (they use importorskip for developers
-    without them)."""
-    if not os.environ.get("CI"):
-        return
+def _import_the_oracle() -> None:
+    """Import the reference h3ds 0.4.0 (if installed) once, before any test, and undo what it
+    does to the process: it installs its own logger class for every logger created afterwards
+    (coloured messages that no longer propagate), which would change our loggers' records."""
     import importlib
+    import logging
 
     import numpy as np
 
     np.int = int  # h3ds 0.4.0 still uses the alias numpy 1.24 removed
+    try:
+        importlib.import_module("h3ds.dataset")
+    except ImportError:
+        pass
+    finally:
+        logging.setLoggerClass(logging.Logger)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In CI the reference oracle and the real clients (OpenCV, pycolmap) must be importable,
+    so that their tests cannot be skipped silently (they use importorskip for developers
+    without them)."""
+    _import_the_oracle()
+    if not os.environ.get("CI"):
+        return
+    import importlib
+
     for module in ("cv2", "h3ds.dataset", "pycolmap"):
         try:
             importlib.import_module(module)
