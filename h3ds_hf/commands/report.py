@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from h3ds_hf.benchmark.compare import compare, write_comparison
-from h3ds_hf.benchmark.report import load_results
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -26,12 +23,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="row name of each results file, in order (default: the file's method)",
     )
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, report_parser=parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported when run: the renderer and matplotlib are not needed for --help.
+    from h3ds_hf.benchmark.compare import compare, write_comparison
+    from h3ds_hf.benchmark.report import load_results
+
     if len(args.method) > len(args.results):
-        raise SystemExit("h3ds-hf report: error: more --method names than results files")
+        args.report_parser.error("more --method names than results files")
     results = [load_results(path) for path in args.results]
     comparison = compare(results, [str(path) for path in args.results], args.method)
     page, markdown = write_comparison(comparison, args.output)
