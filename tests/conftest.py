@@ -76,6 +76,30 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> SyntheticRelease:
     return SyntheticRelease(folder, root / "catalog.toml", root / "release.zip", SYNTHETIC_TOKEN)
 
 
+@pytest.fixture(scope="session")
+def prepared_synthetic(synthetic: SyntheticRelease, tmp_path_factory: pytest.TempPathFactory):
+    """``prepared_synthetic("3-views", ...)``: the Hub folder ``h3ds-hf prepare`` writes for
+    those configs of the synthetic release, made once per session (tests only read it)."""
+    from h3ds_hf.hub.prepare import prepare_dataset
+
+    made: dict[tuple[str, ...], Path] = {}
+
+    def prepared(*configs: str) -> Path:
+        if configs not in made:
+            output = tmp_path_factory.mktemp("prepared") / "h3ds"
+            prepare_dataset(
+                synthetic.folder,
+                output,
+                catalog_path=synthetic.catalog_path,
+                configs=list(configs),
+                progress=False,
+            )
+            made[configs] = output
+        return made[configs]
+
+    return prepared
+
+
 def _import_the_oracle() -> None:
     """Import the reference h3ds 0.4.0 (if installed) once, before any test, and undo what it
     does to the process: it installs its own logger class for every logger created afterwards

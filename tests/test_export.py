@@ -16,7 +16,6 @@ from scipy.spatial.transform import Rotation
 
 from h3ds_hf.cli import main
 from h3ds_hf.export.scene import MANIFEST_NAME, ExportOptions, export_scene
-from h3ds_hf.hub.prepare import prepare_dataset
 from h3ds_hf.hub.views import open_scene_views
 from h3ds_hf.release.cameras import apply_transform, normalization_matrix
 from h3ds_hf.release.reader import open_release
@@ -42,16 +41,8 @@ def scene_id(release) -> str:
 
 
 @pytest.fixture(scope="module")
-def prepared(synthetic, tmp_path_factory) -> Path:
-    output = tmp_path_factory.mktemp("prepared") / "hub"
-    prepare_dataset(
-        synthetic.folder,
-        output,
-        catalog_path=synthetic.catalog_path,
-        configs=["3-views", "8-views"],
-        progress=False,
-    )
-    return output
+def prepared(prepared_synthetic) -> Path:
+    return prepared_synthetic("3-views", "8-views")
 
 
 def _export(synthetic, tmp_path, scene_id, *args: str) -> Path:

@@ -21,7 +21,7 @@ from olah_hub import OLAH_ENV, OlahHub, olah_command
 
 from h3ds_hf.cli import main
 from h3ds_hf.errors import GatedDatasetError, HubError
-from h3ds_hf.hub.prepare import MANIFEST_NAME, prepare_dataset
+from h3ds_hf.hub.prepare import MANIFEST_NAME
 from h3ds_hf.hub.prepared import GT_COLUMNS, PreparedRelease
 from h3ds_hf.hub.remote import HubRelease, parse_hub_source
 from h3ds_hf.release.reader import open_release
@@ -33,16 +33,8 @@ READER = "hf_reader_token_for_tests"
 
 
 @pytest.fixture(scope="module")
-def prepared(synthetic, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    output = tmp_path_factory.mktemp("hub-source") / "h3ds"
-    prepare_dataset(
-        synthetic.folder,
-        output,
-        catalog_path=synthetic.catalog_path,
-        configs=["3-views", "all-views"],
-        progress=False,
-    )
-    return output
+def prepared(prepared_synthetic) -> Path:
+    return prepared_synthetic("3-views", "all-views")
 
 
 @pytest.fixture(scope="module")

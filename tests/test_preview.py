@@ -15,7 +15,6 @@ from huggingface_hub import DatasetCard
 from test_builder import _raw_mesh
 
 from h3ds_hf.hub.local import load_local
-from h3ds_hf.hub.prepare import prepare_dataset
 from h3ds_hf.hub.preview import PREVIEW_MAX_FACES, PREVIEW_NAME, preview_glb
 from h3ds_hf.hub.rows import ground_truth_from_row, numpy_row, numpy_rows
 
@@ -23,16 +22,8 @@ pytestmark = pytest.mark.usefixtures("private_datasets_cache")
 
 
 @pytest.fixture(scope="module")
-def prepared(synthetic, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    output = tmp_path_factory.mktemp("prepared") / "h3ds"
-    prepare_dataset(
-        synthetic.folder,
-        output,
-        catalog_path=synthetic.catalog_path,
-        configs=["3-views"],
-        progress=False,
-    )
-    return output
+def prepared(prepared_synthetic) -> Path:
+    return prepared_synthetic("3-views")
 
 
 @pytest.fixture(scope="module")

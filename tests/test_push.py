@@ -12,23 +12,15 @@ from huggingface_hub import HfApi
 from h3ds_hf.cli import main
 from h3ds_hf.errors import REDACTED, GatedDatasetError, HubError, SourceError
 from h3ds_hf.hub.access import load_h3ds
-from h3ds_hf.hub.prepare import MANIFEST_NAME, prepare_dataset
+from h3ds_hf.hub.prepare import MANIFEST_NAME
 from h3ds_hf.hub.push import push_dataset
 
 ALICE, BOB = "hf_alice_test_token", "hf_bob_test_token"
 
 
 @pytest.fixture(scope="module")
-def prepared(synthetic, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    output = tmp_path_factory.mktemp("push") / "h3ds"
-    prepare_dataset(
-        synthetic.folder,
-        output,
-        catalog_path=synthetic.catalog_path,
-        configs=["3-views"],
-        progress=False,
-    )
-    return output
+def prepared(prepared_synthetic) -> Path:
+    return prepared_synthetic("3-views")
 
 
 @pytest.fixture
