@@ -16,11 +16,10 @@ fast (no trimesh, numba, pyarrow or datasets until something needs them).
 
 from __future__ import annotations
 
-import importlib
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
-from h3ds_hf.distribution import __version__
+from h3ds_hf.distribution import __version__, lazy_exports
 from h3ds_hf.errors import H3DSError
 
 if TYPE_CHECKING:
@@ -59,10 +58,7 @@ def metric_path() -> str:
     return _metric_path()
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

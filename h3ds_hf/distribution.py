@@ -13,9 +13,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 try:
     __version__ = version("h3ds-hf")
@@ -57,3 +59,15 @@ def import_shipped(module: str) -> ModuleType:
         sys.modules[package] = shipped
         spec.loader.exec_module(shipped)
     return importlib.import_module(module)
+
+
+def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
+    """A package's module ``__getattr__`` that imports each public name from its module on
+    first use (``exports``: name -> defining module), so importing the package stays cheap."""
+
+    def load_export(name: str) -> Any:
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(exports[name]), name)
+
+    return load_export

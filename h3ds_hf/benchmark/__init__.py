@@ -13,8 +13,9 @@ on first use, so that :mod:`~h3ds_hf.benchmark.names` stays cheap for the Hub la
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from h3ds_hf.distribution import lazy_exports
 
 if TYPE_CHECKING:
     from h3ds_hf.benchmark.batch import (
@@ -48,7 +49,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

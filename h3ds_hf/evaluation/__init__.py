@@ -10,8 +10,9 @@ The names below are imported on first use: the compiled kernels (numba) and the 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from h3ds_hf.distribution import lazy_exports
 
 if TYPE_CHECKING:
     from h3ds_hf.evaluation.evaluator import (
@@ -72,7 +73,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
