@@ -112,6 +112,10 @@ class LandmarkIndexError(EvaluationError, IndexError):
     h3ds 0.4.0)."""
 
 
+class WorkerDiedError(H3DSError):
+    """A worker process of ``--jobs`` stopped abruptly (killed, or out of memory)."""
+
+
 class HubError(H3DSError):
     """A Hugging Face Hub operation failed (no token, no access, repository missing)."""
 

@@ -9,9 +9,16 @@ from __future__ import annotations
 import multiprocessing
 import signal
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager, nullcontext
 from typing import Any
+
+from h3ds_hf.errors import WorkerDiedError
+
+#: Whether this platform can block signals per thread (POSIX); elsewhere workers may print a
+#: KeyboardInterrupt traceback when Ctrl-C lands while they start.
+_MASKS = hasattr(signal, "pthread_sigmask")
 
 
 @contextmanager
@@ -21,10 +28,14 @@ def process_pool(
     """A "spawn" process pool whose workers leave Ctrl-C to the parent.
 
     A terminal's Ctrl-C reaches every process of the group: the workers ignore it (no traceback
-    per worker) and, when the body raises (KeyboardInterrupt included), the parent stops them
-    at once instead of waiting for their current task.
+    per worker, even while they start up) and, when the body raises (KeyboardInterrupt
+    included), the parent stops them at once instead of waiting for their current task.
+
+    Raises:
+        WorkerDiedError: a worker stopped abruptly (the kernel's out-of-memory killer, a kill);
+            the others are stopped.
     """
-    pool = ProcessPoolExecutor(
+    pool = _QuietPool(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
@@ -32,15 +43,41 @@ def process_pool(
     )
     try:
         yield pool
-    except BaseException:
+    except BaseException as error:
         for process in list(getattr(pool, "_processes", {}).values()):  # no public API (< 3.14)
             process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
+        if isinstance(error, BrokenProcessPool):
+            raise WorkerDiedError(
+                f"one of {workers} worker processes stopped abruptly (killed, or out of "
+                "memory?); retry with fewer --jobs"
+            ) from None
         raise
     pool.shutdown(wait=True)
 
 
+class _QuietPool(ProcessPoolExecutor):
+    """Starts its workers (which happens inside ``submit``) with SIGINT blocked: a worker
+    inherits the mask, so a Ctrl-C during its start-up (interpreter, imports, unpickling) stays
+    pending until :func:`_start_worker` ignores it. The parent gets its own on unblocking."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        with _interrupts_blocked() if _MASKS else nullcontext():
+            return super().submit(fn, *args, **kwargs)
+
+
+@contextmanager
+def _interrupts_blocked() -> Iterator[None]:
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if _MASKS:  # a Ctrl-C pending since start-up is discarded: it is ignored now
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if initializer is not None:
         initializer(*initargs)

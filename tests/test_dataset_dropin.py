@@ -128,6 +128,35 @@ def test_evaluate_scene_matches_reference(pair):
         np.testing.assert_allclose(np.asarray(mine[3].vertices), ref[3].vertices, atol=1e-6)
 
 
+def test_evaluate_scene_reads_a_scene_once_and_returns_fresh_meshes(synthetic, monkeypatch):
+    # Several calls on one scene (regions, predictions) share its OBJ read and trees; what they
+    # return is the caller's own, and another scene is read afresh.
+    ours = H3DS(synthetic.folder, config_path=synthetic.catalog_path)
+    fresh = H3DS(synthetic.folder, config_path=synthetic.catalog_path)
+    reads = []
+    original = ours.release.mesh_attributes
+    monkeypatch.setattr(
+        ours.release,
+        "mesh_attributes",
+        lambda scene_id, **kw: reads.append(scene_id) or original(scene_id, **kw),
+    )
+    first, second = ours.scenes()[:2]
+    gt = ours.load_mesh(first)
+    prediction = trimesh.Trimesh(np.asarray(gt.vertices) * 1.01 + 0.5, gt.faces, process=False)
+    reads.clear()
+    head = ours.evaluate_scene(first, prediction)
+    head[2].vertices[:] = 0.0  # the caller's copy: the next call must not see it
+    for region_id in (None, "face_sphere", "nose"):
+        mine = ours.evaluate_scene(first, prediction, None, region_id)
+        alone = fresh.evaluate_scene(first, prediction, None, region_id)
+        for got, expected in zip(mine[:2], alone[:2], strict=True):
+            assert np.array_equal(got, expected)
+        assert np.array_equal(mine[2].vertices, alone[2].vertices)
+    assert reads == [first]
+    ours.evaluate_scene(second, prediction)
+    assert reads == [first, second]
+
+
 def test_unknown_names(pair):
     ours, _ = pair
     with pytest.raises(UnknownTagError):

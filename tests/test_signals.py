@@ -8,11 +8,15 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from h3ds_hf import atomic
+from h3ds_hf.errors import WorkerDiedError
+from h3ds_hf.processes import process_pool
 
 #: Runs replace_folder in a child that SIGKILLs itself at the step named by argv[2].
 _KILLED_REPLACE = textwrap.dedent(
@@ -173,3 +177,81 @@ def test_a_nearly_singular_camera_is_warned_about(caplog):
     with caplog.at_level("WARNING"):
         decompose_projection(np.array([[1000.0, 0, 50, 0], [0, 1000, 60, 0], [0, 0, 1, 1]]))
     assert caplog.text == ""
+
+
+def _workers(parent: int) -> list[int]:
+    """Pids of the "spawn" worker processes of ``parent`` (not its resource tracker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue  # exited meanwhile
+        if ppid == parent and b"spawn_main" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+#: Seconds from the workers' start to the Ctrl-C: in their imports and unpickling (the
+#: initializer's module imports datasets, ~1 s), or reading scenes.
+@pytest.mark.parametrize("delay", [0.3, 0.6, 2.0])
+def test_ctrl_c_during_prepare_with_jobs_stops_every_process_quietly(synthetic, tmp_path, delay):
+    """A terminal's Ctrl-C reaches the whole process group: the CLI and its two workers, which
+    may be anywhere in their start-up (interpreter, imports, unpickling) or in a scene."""
+    output = tmp_path / "prepared"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "h3ds_hf.cli",
+            "prepare",
+            str(synthetic.folder),
+            "--catalog",
+            str(synthetic.catalog_path),
+            "--output",
+            str(output),
+            "--jobs",
+            "2",
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while len(workers) < 2 and child.poll() is None and time.monotonic() < deadline:
+        workers = _workers(child.pid)
+        time.sleep(0.005)
+    assert len(workers) == 2, "the workers never started"
+    time.sleep(delay)
+    os.killpg(child.pid, signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert err.strip().splitlines() == ["h3ds-hf: interrupted"]
+    deadline = time.monotonic() + 10
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(map(_alive, workers))
+    assert not output.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_that_dies_is_one_error_and_stops_the_others():
+    # The out-of-memory killer or a kill takes one worker: an H3DSError (one CLI line), not
+    # concurrent.futures' BrokenProcessPool traceback.
+    with pytest.raises(WorkerDiedError, match="stopped abruptly"), process_pool(2) as pool:
+        pool.submit(time.sleep, 30)
+        pool.submit(os._exit, 9).result(timeout=60)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import copy
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -39,6 +39,9 @@ from h3ds_hf.release.extract import extract_release
 from h3ds_hf.release.reader import Release, open_release
 from h3ds_hf.scene import REGION_NAMES, GroundTruth
 
+if TYPE_CHECKING:
+    from h3ds_hf.evaluation import SceneEvaluator
+
 logger = get_logger(__name__)
 
 
@@ -62,6 +65,9 @@ class H3DS:
         )
         self._release: Release | None = None
         self._token: str | None = None
+        #: (scene id, GT mesh, its evaluator) of the scene last evaluated: scoring several
+        #: predictions or regions of a scene reads its OBJ and builds its trees once.
+        self._evaluated: tuple[str, Mesh, SceneEvaluator] | None = None
         if not self.is_available():
             logger.warning(
                 "H3DS %s (version %s) was not found complete at %s",
@@ -103,7 +109,7 @@ class H3DS:
             progress: show progress bars.
         """
         if self.path.is_file():  # the zip itself: read in place with this token
-            self._token, self._release = token, None
+            self._token, self._release, self._evaluated = token, None, None
             return
         if self.is_available() and not force:
             logger.info("H3DS %s already available at %s", self.catalog.name, self.path)
@@ -264,21 +270,11 @@ class H3DS:
             LandmarkIndexError: (an IndexError) a landmark index outside the prediction.
             EvaluationError: (a ValueError) a prediction without usable vertices.
         """
-        from h3ds_hf.evaluation import evaluate_scene_reference
-
         region = region_id or None
-        mesh_gt = self.load_mesh(scene_id)
-        landmarks_gt = self.load_landmarks(scene_id)
-        # Only the region the protocol uses, as the reference reads it (ICP on 'face' for the head).
-        icp_region = region or "face"
-        regions = {icp_region: self.load_region(scene_id, icp_region)}
+        mesh_gt, evaluator = self._scene_evaluator(scene_id)
         if landmarks_pred is not None:
-            landmarks_pred = _gt_landmarks(landmarks_pred, landmarks_gt)
-        gt = GroundTruth(
-            scene_id, np.asarray(mesh_gt.vertices), np.asarray(mesh_gt.faces), landmarks_gt, regions
-        )
-        d_gt_pred, d_pred_gt, _, (aligned_vertices, _) = evaluate_scene_reference(
-            gt,
+            landmarks_pred = _gt_landmarks(landmarks_pred, evaluator.gt.landmarks)
+        d_gt_pred, d_pred_gt, _, (aligned_vertices, _) = evaluator.reference(
             np.asarray(mesh_pred.vertices, dtype=np.float64),
             getattr(mesh_pred, "faces", None),
             landmarks_pred,
@@ -286,15 +282,51 @@ class H3DS:
         )
         aligned = mesh_pred.copy() if hasattr(mesh_pred, "copy") else copy.deepcopy(mesh_pred)
         aligned.vertices = aligned_vertices
-        if region is not None:
-            mesh_gt = mesh_gt.cut(regions[region])
+        mesh_gt = mesh_gt.copy() if region is None else mesh_gt.cut(evaluator.gt.regions[region])
         return d_gt_pred, d_pred_gt, mesh_gt, aligned
+
+    def _scene_evaluator(self, scene_id: str) -> tuple[Mesh, SceneEvaluator]:
+        """The GT mesh of ``scene_id`` and an evaluator of it, kept for the next call."""
+        from h3ds_hf.evaluation import SceneEvaluator  # the kernels: only when scoring
+
+        if self._evaluated is None or self._evaluated[0] != scene_id:
+            self._evaluated = None  # the previous scene's trees are freed before the new ones
+            mesh_gt = self.load_mesh(scene_id)
+            gt = GroundTruth(
+                scene_id,
+                np.asarray(mesh_gt.vertices),
+                np.asarray(mesh_gt.faces),
+                self.load_landmarks(scene_id),
+                _SceneRegions(self, scene_id),
+            )
+            self._evaluated = (scene_id, mesh_gt, SceneEvaluator(gt))
+        return self._evaluated[1], self._evaluated[2]
 
     def _views(self, scene_id: str, views_config_id: str | int | None) -> Sequence[int]:
         scene = self.catalog.scene(scene_id)
         if views_config_id is None:
             return range(scene.views)
         return scene.views_config(views_config_id)
+
+
+class _SceneRegions(Mapping[str, np.ndarray]):
+    """A scene's regions, each read on first use, as the reference reads only the region a
+    call uses (a release may lack the others' files)."""
+
+    def __init__(self, h3ds: H3DS, scene_id: str) -> None:
+        self._h3ds, self._scene_id = h3ds, scene_id
+        self._read: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, region_id: str) -> np.ndarray:
+        if region_id not in self._read:
+            self._read[region_id] = self._h3ds.load_region(self._scene_id, region_id)
+        return self._read[region_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(REGION_NAMES)
+
+    def __len__(self) -> int:
+        return len(REGION_NAMES)
 
 
 def _gt_landmarks(landmarks_pred: Mapping[str, int], landmarks_gt: Mapping[str, int]) -> dict:

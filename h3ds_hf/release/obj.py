@@ -152,7 +152,7 @@ def _parse_run(
         return None
     if not pa_compute.all(pa_compute.equal(table["keyword"], keyword)).as_py():
         return None
-    return np.column_stack([table[column].to_numpy() for column in "abc"])
+    return np.column_stack([_numbers(table[column], integers=integers) for column in "abc"])
 
 
 def _read_any_obj(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -445,7 +445,26 @@ def _parse_block(
         keyword.decode()
     }:
         return None
-    return np.column_stack([table[column].to_numpy() for column in names[1:]])
+    return np.column_stack([_numbers(table[column], integers=integers) for column in names[1:]])
+
+
+def _numbers(column, *, integers: bool) -> np.ndarray:
+    """(N,) float64 (int64 if ``integers``) values of a pyarrow column of that type without
+    nulls, read from its buffers: ``to_numpy`` would import pandas (~0.2 s)."""
+    dtype = np.dtype(np.int64 if integers else np.float64)
+    if not column.num_chunks:
+        return np.empty(0, dtype=dtype)
+    return np.concatenate(
+        [
+            np.frombuffer(
+                chunk.buffers()[1],
+                dtype=dtype,
+                count=len(chunk),
+                offset=chunk.offset * dtype.itemsize,
+            )
+            for chunk in column.chunks
+        ]
+    )
 
 
 def _regular_corners(
