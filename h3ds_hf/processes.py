@@ -7,6 +7,7 @@ unsafe with numba's OpenMP layer (see :mod:`h3ds_hf.evaluation.parallel`).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -81,3 +82,8 @@ def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, 
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if initializer is not None:
         initializer(*initargs)
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity, where the platform has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import as_completed
@@ -32,8 +31,9 @@ from h3ds_hf.evaluation import (
     load_prediction,
     read_landmarks,
 )
+from h3ds_hf.evaluation.kernels import prepare_kernels
 from h3ds_hf.evaluation.parallel import set_kernel_threads
-from h3ds_hf.processes import process_pool
+from h3ds_hf.processes import available_cores, process_pool
 from h3ds_hf.release.catalog import Catalog
 from h3ds_hf.scene import GroundTruth
 
@@ -339,16 +339,12 @@ def _scored_jobs(
     # "spawn": forking a process that ran the compiled kernels is unsafe (parallel.py). The
     # cores are shared out: processes x kernel threads never exceed them.
     workers = min(jobs, len(todo))
-    threads = max(1, _cores() // workers)
+    threads = max(1, available_cores() // workers)
+    prepare_kernels()  # compiled once here on every core, not once per worker
     with process_pool(workers, set_kernel_threads, (threads,)) as pool:
         futures = {pool.submit(_run_scene_job, job, options): i for i, job in enumerate(todo)}
         for future in as_completed(futures):
             yield futures[future], future.result()
-
-
-def _cores() -> int:
-    """CPU cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _run_scene_job(job: _SceneJob, options: EvaluationOptions) -> list[ScoredPrediction]:

@@ -52,7 +52,7 @@ from h3ds_hf.evaluation.alignment import (
     transformed,
 )
 from h3ds_hf.evaluation.blocktree import BlockTree
-from h3ds_hf.evaluation.kernels import announce_compilation
+from h3ds_hf.evaluation.kernels import prepare_kernels
 from h3ds_hf.evaluation.matching import AnchoredMatcher
 from h3ds_hf.evaluation.meshes import mesh_arrays, validate_landmarks, validate_mesh
 from h3ds_hf.evaluation.plausibility import fit_warnings, scale_warning, unit_warning
@@ -93,7 +93,7 @@ class SceneEvaluator:
         self._orders: dict[str, np.ndarray] = {}
         self._surface: SurfaceIndex | None = None
         self._cut_face_masks: dict[str, np.ndarray] = {}
-        announce_compilation()
+        prepare_kernels()
 
     # ------------------------------------------------------------------ public API
 
