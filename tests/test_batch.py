@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from h3ds_hf.benchmark.batch import EvaluationOptions, evaluate_folder, find_predictions
+from h3ds_hf.benchmark import batch
+from h3ds_hf.benchmark.batch import (
+    EvaluationOptions,
+    Prediction,
+    evaluate_folder,
+    find_predictions,
+)
 from h3ds_hf.benchmark.report import format_table, load_results
 from h3ds_hf.errors import EvaluationError
 from h3ds_hf.evaluation import evaluate_pair, load_prediction
@@ -56,6 +62,23 @@ def test_parallel_equals_serial(release, synthetic, predictions):
     archive = open_release(synthetic.zip_path, catalog=release.catalog, token=synthetic.token)
     parallel = evaluate_folder(archive, predictions, views_configs=["3"], jobs=2, progress=False)
     assert serial.to_dict() == parallel.to_dict()
+
+
+def test_default_jobs_use_every_core_only_for_large_benchmarks(tmp_path, monkeypatch):
+    # Starting workers costs ~1 s: only predictions adding up to AUTO_JOBS_MIN_BYTES get them.
+    monkeypatch.setattr(batch, "available_cores", lambda: 4)
+    small, large = tmp_path / "a_1.ply", tmp_path / "b_1.ply"
+    small.write_bytes(b"ply")
+    with large.open("wb") as handle:  # sparse: the size without the disk space
+        handle.truncate(batch.AUTO_JOBS_MIN_BYTES)
+
+    def job(scene_id: str, *paths: Path) -> batch._SceneJob:
+        return batch._SceneJob(None, scene_id, [Prediction(scene_id, "1", p) for p in paths])
+
+    assert batch.default_jobs([job("a", small), job("b", small)]) == 1
+    assert batch.default_jobs([job("a", small), job("b", large)]) == 4
+    assert batch.default_jobs([job("b", large)]) == 1  # one scene: nothing to share out
+    assert batch.default_jobs([job("a", tmp_path / "gone.ply"), job("b", small)]) == 1
 
 
 def test_missing_and_failed_predictions(release, predictions, tmp_path):

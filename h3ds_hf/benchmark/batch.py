@@ -10,6 +10,7 @@ are identical to a serial run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -233,7 +234,7 @@ def evaluate_folder(
     views_configs: Iterable[str] | None = None,
     tags: Iterable[str] = (),
     options: EvaluationOptions | None = None,
-    jobs: int = 1,
+    jobs: int | None = None,
     progress: bool = True,
     method: str | None = None,
     client: Any = None,
@@ -252,7 +253,7 @@ def evaluate_folder(
         tags: restrict to scenes carrying these tags (e.g. {'h3d-net'}).
         options: protocol, regions, alignment and heatmap folder.
         jobs: scenes scored in parallel processes (results identical to jobs=1), each
-            process computing with ``cores // jobs`` threads.
+            process computing with ``cores // jobs`` threads; None: :func:`default_jobs`.
         progress: show a progress bar over scenes.
         method: name of the method in tables (default: the predictions folder's name).
         client: a ``dask.distributed.Client``: the scenes are scored on its cluster (one task
@@ -294,7 +295,8 @@ def evaluate_folder(
     by_job: dict[int, list[ScoredPrediction]] = {}
     bar = tqdm(total=len(todo), unit="scene", desc="Evaluating", disable=not progress)
     with bar:
-        for index, result in _scored_jobs(todo, options, jobs, client):
+        workers = default_jobs(todo) if jobs is None else jobs
+        for index, result in _scored_jobs(todo, options, workers, client):
             by_job[index] = result
             bar.update()
     scored = [row for index in range(len(todo)) for row in by_job[index]]
@@ -316,6 +318,24 @@ def evaluate_folder(
             alignment=options.alignment,
         )  # fmt: skip
     return run
+
+
+#: Predictions adding up to this many bytes are scored in one process per core by default:
+#: starting the workers costs ~1 s, which the work they share must outweigh. Measured on 2
+#: cores: the demo (12 predictions, 4.5 MB) 2.1 s in one process, 3.1 s in two; the v2-shaped
+#: benchmark (413 predictions of 164k vertices, bench/bench_benchmark.py) 253 s, 197 s.
+AUTO_JOBS_MIN_BYTES = 100_000_000
+
+
+def default_jobs(todo: Sequence[_SceneJob]) -> int:
+    """Processes that score ``todo`` fastest: one per core when its prediction files add up
+    to :data:`AUTO_JOBS_MIN_BYTES`, else 1."""
+    size = 0
+    for job in todo:
+        for prediction in job.predictions:
+            with contextlib.suppress(OSError):  # unreadable: its own error comes when scored
+                size += prediction.mesh_path.stat().st_size
+    return available_cores() if size >= AUTO_JOBS_MIN_BYTES and len(todo) > 1 else 1
 
 
 def _scored_jobs(

@@ -66,9 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--jobs",
         type=int,
-        default=1,
-        help="scenes scored in parallel processes, sharing the cores (default 1: fastest on 2 "
-        "cores; helps with many scenes on 4+ cores)",
+        help="scenes scored in parallel processes, sharing the cores (default: one per core "
+        "when the predictions add up to 100 MB, else 1)",
     )
     parser.add_argument(
         "--scheduler",
@@ -121,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     from h3ds_hf.benchmark.methods import method_folders
     from h3ds_hf.hub.ground_truth import open_ground_truth
 
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         args.evaluate_parser.error("--jobs must be at least 1")
     if args.clip_mm is not None and not args.clip_mm > 0:
         args.evaluate_parser.error("--clip-mm must be > 0")

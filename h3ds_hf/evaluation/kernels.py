@@ -83,15 +83,20 @@ def compile_kernels(processes: int) -> None:
     and ``processes - 1`` helpers. A failure costs only time: what was not compiled ahead is
     compiled on first use."""
     shares = _shares(max(1, processes))
-    helpers = [
-        subprocess.Popen(
-            [sys.executable, "-c", f"from {__name__} import _compile_share; _compile_share({i})"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for i in shares[1:]
-    ]
+    helpers = []
+    for share in shares[1:]:
+        code = f"from {__name__} import _compile_share; _compile_share({share})"
+        try:
+            helpers.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", code],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        except OSError as error:  # no interpreter to start (embedded Python)
+            logger.debug("no helper process to compile kernels: %s", error)
     try:
         _compile_share(shares[0])
     except BaseException:  # Ctrl-C included: the helpers' work is no longer awaited
