@@ -28,13 +28,8 @@ SHIPPED = {
 
 #: Layers, lowest first: a module may import its own component and anything strictly lower.
 LAYERS: list[tuple[str, ...]] = [
-    (
-        "h3ds_hf.errors",
-        "h3ds_hf.scene",
-        "h3ds_hf.atomic",
-        "h3ds_hf.distribution",
-        "h3ds_hf.processes",
-    ),
+    ("h3ds_hf.errors",),
+    ("h3ds_hf.scene", "h3ds_hf.atomic", "h3ds_hf.distribution", "h3ds_hf.processes"),
     ("h3ds_hf.render",),
     ("h3ds_hf.release",),
     ("h3ds_hf.evaluation",),
