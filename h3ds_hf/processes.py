@@ -33,8 +33,8 @@ def process_pool(
     included), the parent stops them at once instead of waiting for their current task.
 
     Raises:
-        WorkerDiedError: a worker stopped abruptly (the kernel's out-of-memory killer, a kill);
-            the others are stopped.
+        WorkerDiedError: a worker failed to start (its initializer raised) or stopped abruptly
+            (the kernel's out-of-memory killer, a kill); the others are stopped.
     """
     pool = _QuietPool(
         max_workers=workers,
@@ -50,9 +50,9 @@ def process_pool(
         pool.shutdown(wait=True, cancel_futures=True)
         if isinstance(error, BrokenProcessPool):
             raise WorkerDiedError(
-                f"one of {workers} worker processes stopped abruptly (killed, or out of "
-                "memory?); retry with fewer --jobs"
-            ) from None
+                f"one of {workers} worker processes failed to start or stopped abruptly "
+                "(killed, or out of memory?); retry with fewer --jobs"
+            ) from error
         raise
     pool.shutdown(wait=True)
 

@@ -79,6 +79,8 @@ def test_default_jobs_use_every_core_only_for_large_benchmarks(tmp_path, monkeyp
     assert batch.default_jobs([job("a", small), job("b", large)]) == 4
     assert batch.default_jobs([job("b", large)]) == 1  # one scene: nothing to share out
     assert batch.default_jobs([job("a", tmp_path / "gone.ply"), job("b", small)]) == 1
+    monkeypatch.setattr(batch, "available_cores", lambda: 64)
+    assert batch.default_jobs([job("a", small), job("b", large)]) == batch.AUTO_JOBS_MAX
 
 
 def test_missing_and_failed_predictions(release, predictions, tmp_path):

@@ -295,7 +295,7 @@ def evaluate_folder(
     by_job: dict[int, list[ScoredPrediction]] = {}
     bar = tqdm(total=len(todo), unit="scene", desc="Evaluating", disable=not progress)
     with bar:
-        workers = default_jobs(todo) if jobs is None else jobs
+        workers = default_jobs(todo) if jobs is None and client is None else jobs or 1
         for index, result in _scored_jobs(todo, options, workers, client):
             by_job[index] = result
             bar.update()
@@ -325,17 +325,22 @@ def evaluate_folder(
 #: cores: the demo (12 predictions, 4.5 MB) 2.1 s in one process, 3.1 s in two; the v2-shaped
 #: benchmark (413 predictions of 164k vertices, bench/bench_benchmark.py) 253 s, 197 s.
 AUTO_JOBS_MIN_BYTES = 100_000_000
+#: At most this many processes by default: each holds a scene's GT, its trees and a prediction
+#: in memory, and the affinity mask does not see a container's CPU quota.
+AUTO_JOBS_MAX = 8
 
 
 def default_jobs(todo: Sequence[_SceneJob]) -> int:
-    """Processes that score ``todo`` fastest: one per core when its prediction files add up
-    to :data:`AUTO_JOBS_MIN_BYTES`, else 1."""
+    """Processes that score ``todo`` fastest: one per core (at most :data:`AUTO_JOBS_MAX`)
+    when its prediction files add up to :data:`AUTO_JOBS_MIN_BYTES`, else 1."""
     size = 0
     for job in todo:
         for prediction in job.predictions:
             with contextlib.suppress(OSError):  # unreadable: its own error comes when scored
                 size += prediction.mesh_path.stat().st_size
-    return available_cores() if size >= AUTO_JOBS_MIN_BYTES and len(todo) > 1 else 1
+    if size < AUTO_JOBS_MIN_BYTES or len(todo) < 2:
+        return 1
+    return min(available_cores(), AUTO_JOBS_MAX)
 
 
 def _scored_jobs(

@@ -129,7 +129,7 @@ class H3DS:
         extract_release(archive, self.path, token=token, catalog=self.catalog, progress=progress)
         if is_url(source):
             archive.unlink()
-        self._release = None
+        self._release, self._evaluated = None, None
 
     # -- catalog ---------------------------------------------------------------------------
     def is_available(self) -> bool:
@@ -282,14 +282,20 @@ class H3DS:
         )
         aligned = mesh_pred.copy() if hasattr(mesh_pred, "copy") else copy.deepcopy(mesh_pred)
         aligned.vertices = aligned_vertices
-        mesh_gt = mesh_gt.copy() if region is None else mesh_gt.cut(evaluator.gt.regions[region])
+        if region is None:
+            mesh_gt = mesh_gt.copy()
+        else:  # the cut shares the kept mesh's texture image: the caller gets its own
+            mesh_gt = mesh_gt.cut(evaluator.gt.regions[region])
+            if mesh_gt.texture is not None:
+                mesh_gt.texture = mesh_gt.texture.copy()
         return d_gt_pred, d_pred_gt, mesh_gt, aligned
 
     def _scene_evaluator(self, scene_id: str) -> tuple[Mesh, SceneEvaluator]:
         """The GT mesh of ``scene_id`` and an evaluator of it, kept for the next call."""
         from h3ds_hf.evaluation import SceneEvaluator  # the kernels: only when scoring
 
-        if self._evaluated is None or self._evaluated[0] != scene_id:
+        kept = self._evaluated
+        if kept is None or kept[0] != scene_id:
             self._evaluated = None  # the previous scene's trees are freed before the new ones
             mesh_gt = self.load_mesh(scene_id)
             gt = GroundTruth(
@@ -297,10 +303,10 @@ class H3DS:
                 np.asarray(mesh_gt.vertices),
                 np.asarray(mesh_gt.faces),
                 self.load_landmarks(scene_id),
-                _SceneRegions(self, scene_id),
+                _SceneRegions(self.release, scene_id),
             )
-            self._evaluated = (scene_id, mesh_gt, SceneEvaluator(gt))
-        return self._evaluated[1], self._evaluated[2]
+            kept = self._evaluated = (scene_id, mesh_gt, SceneEvaluator(gt))
+        return kept[1], kept[2]
 
     def _views(self, scene_id: str, views_config_id: str | int | None) -> Sequence[int]:
         scene = self.catalog.scene(scene_id)
@@ -313,13 +319,13 @@ class _SceneRegions(Mapping[str, np.ndarray]):
     """A scene's regions, each read on first use, as the reference reads only the region a
     call uses (a release may lack the others' files)."""
 
-    def __init__(self, h3ds: H3DS, scene_id: str) -> None:
-        self._h3ds, self._scene_id = h3ds, scene_id
+    def __init__(self, release: Release, scene_id: str) -> None:
+        self._release, self._scene_id = release, scene_id
         self._read: dict[str, np.ndarray] = {}
 
     def __getitem__(self, region_id: str) -> np.ndarray:
         if region_id not in self._read:
-            self._read[region_id] = self._h3ds.load_region(self._scene_id, region_id)
+            self._read[region_id] = self._release.region(self._scene_id, region_id)
         return self._read[region_id]
 
     def __iter__(self) -> Iterator[str]:

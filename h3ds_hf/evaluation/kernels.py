@@ -83,8 +83,10 @@ def compile_kernels(processes: int) -> None:
     and ``processes - 1`` helpers. A failure costs only time: what was not compiled ahead is
     compiled on first use."""
     shares = _shares(max(1, processes))
+    # A frozen or embedded host's executable is not a Python to run `-c` with.
+    can_start = bool(sys.executable) and not getattr(sys, "frozen", False)
     helpers = []
-    for share in shares[1:]:
+    for share in shares[1:] if can_start else ():
         code = f"from {__name__} import _compile_share; _compile_share({share})"
         try:
             helpers.append(
@@ -95,21 +97,22 @@ def compile_kernels(processes: int) -> None:
                     stderr=subprocess.DEVNULL,
                 )
             )
-        except OSError as error:  # no interpreter to start (embedded Python)
+        except (OSError, ValueError) as error:
             logger.debug("no helper process to compile kernels: %s", error)
     try:
         _compile_share(shares[0])
-    except BaseException:  # Ctrl-C included: the helpers' work is no longer awaited
         for helper in helpers:
-            helper.kill()
-        raise
-    finally:
+            if helper.wait():
+                logger.debug("a kernel-compiling helper exited with %d", helper.returncode)
+    finally:  # Ctrl-C included: the helpers' work is no longer awaited
         for helper in helpers:
-            helper.wait()
+            if helper.poll() is None:
+                helper.kill()
+                helper.wait()
 
 
 def compile_seconds(processes: int) -> int:
-    """About how long :func:`compile_kernels` takes on this many idle cores (s): 19 with one,
+    """About how long :func:`compile_kernels` takes on this many idle cores (s): 20 with one,
     11 with two (measured: 19.1 and 11.4)."""
     shares = _shares(max(1, processes))
     slowest = max(sum(_ENTRY_KERNELS[i][2] for i in share) for share in shares)
