@@ -66,8 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--jobs",
         type=int,
-        help="scenes scored in parallel processes, sharing the cores (default: one per core "
-        "when the predictions add up to 100 MB, else 1)",
+        help="scenes scored in parallel processes, sharing the cores (default: one per core, "
+        "at most 8, when the predictions add up to 100 MB, else 1)",
     )
     parser.add_argument(
         "--scheduler",
