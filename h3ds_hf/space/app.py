@@ -253,8 +253,13 @@ class SpaceApp:
                 stage_mesh(upload.mesh, upload.landmarks, scene_id, views_config, folder)
                 method = "upload"
             progress(0.0, desc="Scoring")
+            # One process: a server shares its cores between visitors' requests.
             run = evaluate_folder(
-                source, folder, options=EvaluationOptions(protocol=protocol), method=method
+                source,
+                folder,
+                options=EvaluationOptions(protocol=protocol),
+                method=method,
+                jobs=1,
             )
             results, _csv = run.write(work / "results" / "results.json")
         except BaseException:
