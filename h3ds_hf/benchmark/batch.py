@@ -293,9 +293,11 @@ def evaluate_folder(
     todo = [job for job in jobs_by_scene.values() if job.predictions]
     # Results are put back in scene order, whatever order the workers finish in.
     by_job: dict[int, list[ScoredPrediction]] = {}
+    workers = default_jobs(todo) if jobs is None and client is None else jobs or 1
+    if client is None and todo:
+        prepare_kernels()  # here, once for every worker, and its notice before the bar
     bar = tqdm(total=len(todo), unit="scene", desc="Evaluating", disable=not progress)
     with bar:
-        workers = default_jobs(todo) if jobs is None and client is None else jobs or 1
         for index, result in _scored_jobs(todo, options, workers, client):
             by_job[index] = result
             bar.update()
@@ -365,7 +367,6 @@ def _scored_jobs(
     # cores are shared out: processes x kernel threads never exceed them.
     workers = min(jobs, len(todo))
     threads = max(1, available_cores() // workers)
-    prepare_kernels()  # compiled once here on every core, not once per worker
     with process_pool(workers, set_kernel_threads, (threads,)) as pool:
         futures = {pool.submit(_run_scene_job, job, options): i for i, job in enumerate(todo)}
         for future in as_completed(futures):
