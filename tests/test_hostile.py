@@ -21,7 +21,7 @@ import pytest
 
 from h3ds_hf.cli import main
 from h3ds_hf.errors import H3DSError
-from h3ds_hf.release import extract, sources
+from h3ds_hf.release import sources
 from h3ds_hf.release.reader import open_release
 from h3ds_hf.synthetic.predictions import write_synthetic_predictions
 
@@ -146,12 +146,9 @@ ARCHIVES = {
 }
 
 
-@pytest.mark.parametrize("command", ["extract", "extract-in-processes", "info"])
+@pytest.mark.parametrize("command", ["extract", "info"])
 @pytest.mark.parametrize("case", sorted(ARCHIVES))
 def test_hostile_archive(case, command, tmp_path, capsys, monkeypatch):
-    if command == "extract-in-processes":  # the path of large archives
-        monkeypatch.setattr(extract, "PARALLEL_MIN_BYTES", 0)
-        command = "extract"
     archive = ARCHIVES[case](tmp_path)
     target = tmp_path / "out"
     argv = [command, str(archive)] + (
@@ -170,11 +167,8 @@ def test_local_header_cannot_overwrite_another_member(tmp_path, capsys):
     assert "local header" in line
 
 
-@pytest.mark.parametrize("in_processes", [False, True])
-def test_ignored_members_are_not_inflated(tmp_path, capsys, synthetic, monkeypatch, in_processes):
+def test_ignored_members_are_not_inflated(tmp_path, capsys, synthetic):
     """A __MACOSX member whose data is garbage (a bomb would be the same): never inflated."""
-    if in_processes:
-        monkeypatch.setattr(extract, "PARALLEL_MIN_BYTES", 0)
     path = tmp_path / "a.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("h3ds/version.txt", "synthetic-0.1\n")

@@ -168,20 +168,14 @@ class ZipSource:
                 f"the {MAX_IN_PLACE_BYTES >> 20} MiB read in place: extract the release "
                 "(h3ds-hf extract) and use the folder"
             )
-        return b"".join(self.member_chunks(member))
-
-    def member_chunks(self, member: _Member) -> Iterator[bytes]:
-        """One member's bytes, decrypted and inflated as they are read from its own offset
-        (its local header agrees with its directory entry: checked when the source opened),
-        and checked against the entry's size and CRC-32."""
         with self.path.open("rb") as handle:
             handle.seek(member.offset)
             # Not bounded by the next member's offset: with a data descriptor (sizes stored
             # after the data, as Info-ZIP writes them) the parser reads a little past the
             # data before it knows where the member ends. Only one member is consumed.
-            for _name, data in self.stream_members(file_chunks(handle)):
-                yield from bounded_chunks(data, member, self.path)
-                return
+            chunks = file_chunks(handle)
+            for _name, data in self.stream_members(chunks):
+                return b"".join(bounded_chunks(data, member, self.path))
         raise CorruptArchiveError(f"{self.path}: member {member.name} cannot be read")
 
     def member(self, name: str) -> _Member | None:
