@@ -123,6 +123,20 @@ def _dup(tmp: Path) -> Path:
     return path
 
 
+def _lands_twice(second: str):
+    """An archive whose member ``second`` lands on the file of 'h3ds/x.txt'."""
+
+    def make(tmp: Path) -> Path:
+        path = tmp / "twice.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("h3ds/version.txt", "synthetic-0.1\n")
+            archive.writestr("h3ds/x.txt", "1")
+            archive.writestr(zipfile.ZipInfo(second), "2")
+        return path
+
+    return make
+
+
 def _truncated(tmp: Path) -> Path:
     archive = plain_zip(tmp / "a.zip", {"x.txt": b"x" * 1000})
     archive.write_bytes(archive.read_bytes()[:-30])
@@ -141,6 +155,9 @@ ARCHIVES = {
     "backslash": _backslash,
     "reserved-name": _reserved,
     "duplicate-names": _dup,
+    "duplicate-through-dot-part": _lands_twice("h3ds/./x.txt"),
+    "duplicate-through-double-slash": _lands_twice("h3ds//x.txt"),
+    "duplicate-but-for-case": _lands_twice("h3ds/X.txt"),
     "truncated": _truncated,
     "too-many-members": _too_many,
 }

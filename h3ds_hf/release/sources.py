@@ -299,9 +299,13 @@ def _central_directory(path: Path, ignored: list[_Member]) -> tuple[list[_Member
         raise UnsafeArchiveError(
             f"{path}: {len(infos)} members, more than an H3DS release holds ({MAX_MEMBERS})"
         )
-    names = [info.filename for info in infos]
-    if len(set(names)) != len(names):
-        twice = sorted({name for name in names if names.count(name) > 1})[:3]
+    # Names that land on one file count as one: 'a/./x', 'a//x' and 'a/x' everywhere, and
+    # 'a/X' too on the file systems that ignore case (macOS, Windows).
+    landing: dict[str, list[str]] = {}
+    for info in infos:
+        landing.setdefault(_landing_key(info.filename), []).append(info.filename)
+    twice = sorted(names[0] for names in landing.values() if len(names) > 1)[:3]
+    if twice:
         raise UnsafeArchiveError(f"{path}: member names appear twice: {twice}")
     total = 0
     members = []
@@ -399,6 +403,13 @@ def _check_local_header(handle: BinaryIO, info: zipfile.ZipInfo, path: Path) -> 
             "directory (name, sizes, CRC or flags): refused"
         )
     return info.header_offset + _LOCAL_HEADER.size + name_length + extra_length + info.compress_size
+
+
+def _landing_key(name: str) -> str:
+    """Where a member lands, compared without case: its non-empty, non-'.' parts (a folder
+    entry keeps its trailing '/')."""
+    parts = [part for part in name.split("/") if part not in ("", ".")]
+    return "/".join(parts).casefold() + ("/" if name.endswith("/") else "")
 
 
 def check_member_name(name: str, archive: Path) -> PurePosixPath:
