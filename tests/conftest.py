@@ -33,6 +33,7 @@ import datasets  # noqa: E402
 import pytest  # noqa: E402
 
 from h3ds_hf.release.catalog import Catalog, load_catalog  # noqa: E402
+from h3ds_hf.release.reader import open_release  # noqa: E402
 from h3ds_hf.synthetic.release import write_synthetic_release  # noqa: E402
 
 #: Password of the synthetic encrypted archive (a test value, not a real access token).
@@ -74,6 +75,12 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> SyntheticRelease:
         top_folder="h3ds",
     )
     return SyntheticRelease(folder, root / "catalog.toml", root / "release.zip", SYNTHETIC_TOKEN)
+
+
+@pytest.fixture(scope="module")
+def release(synthetic: SyntheticRelease):
+    """The synthetic release, opened as scoring reads it (one per test module)."""
+    return open_release(synthetic.folder, catalog_path=synthetic.catalog_path)
 
 
 @pytest.fixture(scope="session")

@@ -24,11 +24,6 @@ from h3ds_hf.synthetic.predictions import write_synthetic_predictions
 
 
 @pytest.fixture(scope="module")
-def release(synthetic):
-    return open_release(synthetic.folder, catalog_path=synthetic.catalog_path)
-
-
-@pytest.fixture(scope="module")
 def predictions(release, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("batch") / "method"
     return write_synthetic_predictions(release, folder, views_configs=["3", "16"])

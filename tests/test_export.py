@@ -18,7 +18,6 @@ from h3ds_hf.cli import main
 from h3ds_hf.export.scene import MANIFEST_NAME, ExportOptions, export_scene
 from h3ds_hf.hub.views import open_scene_views
 from h3ds_hf.release.cameras import apply_transform, normalization_matrix
-from h3ds_hf.release.reader import open_release
 from h3ds_hf.render.raster import project
 
 pytestmark = pytest.mark.usefixtures("private_datasets_cache")
@@ -28,11 +27,6 @@ pytestmark = pytest.mark.usefixtures("private_datasets_cache")
 #: limb) and may round to a pixel whose centre the head does not cover. The pixel convention
 #: itself is checked exactly, against the projection H3DS stores (see the COLMAP test).
 ON_MASK = 0.995
-
-
-@pytest.fixture(scope="module")
-def release(synthetic):
-    return open_release(synthetic.folder, catalog_path=synthetic.catalog_path)
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,8 @@ import trimesh
 from h3ds_hf.benchmark.batch import EvaluationOptions, evaluate_folder
 from h3ds_hf.benchmark.heatmaps import region_clips
 from h3ds_hf.evaluation import evaluate_pair, load_prediction
-from h3ds_hf.release.reader import open_release
 from h3ds_hf.render.colours import error_colours
 from h3ds_hf.synthetic.predictions import write_synthetic_predictions
-
-
-@pytest.fixture(scope="module")
-def release(synthetic):
-    return open_release(synthetic.folder, catalog_path=synthetic.catalog_path)
 
 
 @pytest.fixture(scope="module")

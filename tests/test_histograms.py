@@ -19,13 +19,7 @@ from h3ds_hf.benchmark.histograms import (
 from h3ds_hf.benchmark.report import load_results
 from h3ds_hf.errors import H3DSError
 from h3ds_hf.evaluation import evaluate_pair, load_prediction
-from h3ds_hf.release.reader import open_release
 from h3ds_hf.synthetic.predictions import write_synthetic_predictions
-
-
-@pytest.fixture(scope="module")
-def release(synthetic):
-    return open_release(synthetic.folder, catalog_path=synthetic.catalog_path)
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,8 @@ from h3ds_hf.benchmark.batch import EvaluationOptions, evaluate_folder
 from h3ds_hf.benchmark.histograms import percentile_mm
 from h3ds_hf.benchmark.html_report import drawn_pairs, region_clips, write_report
 from h3ds_hf.cli import main
-from h3ds_hf.release.reader import open_release
 from h3ds_hf.render.colours import default_clip_mm, error_colours
 from h3ds_hf.synthetic.predictions import write_synthetic_predictions
-
-
-@pytest.fixture(scope="module")
-def release(synthetic):
-    return open_release(synthetic.folder, catalog_path=synthetic.catalog_path)
 
 
 @pytest.fixture(scope="module")

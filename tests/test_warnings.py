@@ -17,13 +17,7 @@ from h3ds_hf.errors import EvaluationError
 from h3ds_hf.evaluation.plausibility import fit_warnings, unit_warning
 from h3ds_hf.evaluation.results import AlignmentDiagnostics
 from h3ds_hf.metric import score
-from h3ds_hf.release.reader import open_release
 from h3ds_hf.synthetic.predictions import synthetic_prediction, write_synthetic_predictions
-
-
-@pytest.fixture(scope="module")
-def release(synthetic):
-    return open_release(synthetic.folder, catalog_path=synthetic.catalog_path)
 
 
 @pytest.fixture(scope="module")
