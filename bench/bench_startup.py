@@ -5,9 +5,12 @@ Measures whole processes, as a user runs them:
 - ``h3ds-hf --help`` and ``h3ds-hf info FOLDER`` (best of 5 runs each; target <= 0.5 s);
 - ``h3ds-hf extract ARCHIVE DIR`` against ``unzip -q -P TOKEN ARCHIVE -d DIR`` on the same
   ZipCrypto archive (realistic ~1.5 MB photos, as in bench_archive.py), MB of
-  archive per second, alternating the two, best of 3 each (target >= 0.9x).
+  archive per second, alternating the two, best of 3 each (target >= 0.9x): with the default
+  ``--jobs`` (one process per core for this size) and ``--jobs 1``, on the machine as it is,
+  then while ``--busy`` processes (started by this script) keep cores busy.
 
-Run: ``python bench/bench_startup.py [--scenes 2] [--views 40]`` (needs ``unzip``; ~1 min).
+Run: ``python bench/bench_startup.py [--scenes 2] [--views 40] [--busy 1]`` (needs ``unzip``;
+~2 min).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_archive import PASSWORD, realistic_photos
+from bench_dropin import busy_cores
 
 from h3ds_hf.release.zipcrypto import pack_zip
 from h3ds_hf.synthetic.release import write_synthetic_release
@@ -46,6 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", type=int, default=2)
     parser.add_argument("--views", type=int, default=40)
+    parser.add_argument("--busy", type=int, default=1, help="busy processes in the loaded run")
     args = parser.parse_args()
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the run")
     with tempfile.TemporaryDirectory(prefix="h3ds-bench-") as tmp:
@@ -67,25 +72,24 @@ def main() -> None:
         def clean() -> None:
             shutil.rmtree(target, ignore_errors=True)
 
-        ours, unzip = [], []
-        for _ in range(3):
-            ours.append(
-                best_of(
-                    1,
-                    CLI + ["extract", str(archive), str(target), "--no-progress", *catalog_args],
-                    env,
-                    clean,
-                )
-            )
-            unzip.append(
-                best_of(
-                    1, ["unzip", "-q", "-P", PASSWORD, str(archive), "-d", str(target)], None, clean
-                )
-            )
-        print(
-            f"extract {megabytes:.0f} MB: h3ds-hf {megabytes / min(ours):.1f} MB/s, "
-            f"unzip {megabytes / min(unzip):.1f} MB/s: ratio {min(unzip) / min(ours):.2f}x"
-        )
+        extract = [*CLI, "extract", str(archive), str(target), "--no-progress", *catalog_args]
+        unzip = ["unzip", "-q", "-P", PASSWORD, str(archive), "-d", str(target)]
+        for label, count in (("as it is", 0), (f"{args.busy} busy process(es)", args.busy)):
+            with busy_cores(count):
+                print(f"  {label} (load average {os.getloadavg()[0]:.1f}):")
+                times: dict[str, list[float]] = {"default": [], "jobs 1": [], "unzip": []}
+                for _ in range(3):
+                    times["default"].append(best_of(1, extract, env, clean))
+                    times["jobs 1"].append(best_of(1, [*extract, "--jobs", "1"], env, clean))
+                    times["unzip"].append(best_of(1, unzip, None, clean))
+                baseline = min(times["unzip"])
+                print(f"    unzip: {megabytes / baseline:.1f} MB/s")
+                for name in ("default", "jobs 1"):
+                    best = min(times[name])
+                    print(
+                        f"    extract {megabytes:.0f} MB, h3ds-hf ({name}): "
+                        f"{megabytes / best:.1f} MB/s, ratio {baseline / best:.2f}x unzip"
+                    )
 
 
 if __name__ == "__main__":

@@ -137,6 +137,59 @@ def _lands_twice(second: str):
     return make
 
 
+def _with_stray_bytes(where: str):
+    """A plain zip with bytes that no directory entry accounts for: 'prefix' (before the first
+    member), 'between' (junk between two members), 'hidden' (a whole member left out of the
+    central directory), 'tail' (after the last member)."""
+
+    def make(tmp: Path) -> Path:
+        path = tmp / "stray.zip"
+        if where == "prefix":
+            plain_zip(path, {"x.txt": b"x" * 100})
+            path.write_bytes(b"\0" * 64 + path.read_bytes())  # zipfile still opens it
+            return path
+        with path.open("wb") as handle, zipfile.ZipFile(handle, "w") as archive:
+            archive.writestr("h3ds/version.txt", "synthetic-0.1\n")
+            if where == "hidden":
+                archive.writestr("h3ds/hidden.txt", "not listed")
+                del archive.NameToInfo[archive.filelist.pop().filename]
+            elif where == "between":
+                handle.write(b"junk" * 4)
+                archive.start_dir = handle.tell()
+            archive.writestr("h3ds/x.txt", "x" * 100)
+            if where == "tail":
+                handle.write(b"junk" * 4)
+                archive.start_dir = handle.tell()
+        return path
+
+    return make
+
+
+def _lying_descriptor(tmp: Path) -> Path:
+    """Sizes after the data (written to a pipe-like stream) whose CRC disagrees with the
+    central directory's."""
+
+    class Unseekable(io.RawIOBase):
+        def __init__(self, sink: io.BufferedWriter) -> None:
+            self.sink = sink
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data) -> int:
+            return self.sink.write(data)
+
+    path = tmp / "descriptor.zip"
+    with path.open("wb") as sink, zipfile.ZipFile(Unseekable(sink), "w") as archive:
+        archive.writestr("h3ds/version.txt", "synthetic-0.1\n")
+        archive.writestr("h3ds/x.txt", "x" * 100)
+    data = bytearray(path.read_bytes())
+    descriptor = data.index(b"PK\x07\x08", data.index(b"h3ds/x.txt"))
+    data[descriptor + 4] ^= 0xFF  # first byte of its CRC-32
+    path.write_bytes(bytes(data))
+    return path
+
+
 def _truncated(tmp: Path) -> Path:
     archive = plain_zip(tmp / "a.zip", {"x.txt": b"x" * 1000})
     archive.write_bytes(archive.read_bytes()[:-30])
@@ -158,6 +211,11 @@ ARCHIVES = {
     "duplicate-through-dot-part": _lands_twice("h3ds/./x.txt"),
     "duplicate-through-double-slash": _lands_twice("h3ds//x.txt"),
     "duplicate-but-for-case": _lands_twice("h3ds/X.txt"),
+    "bytes-before-the-first-member": _with_stray_bytes("prefix"),
+    "junk-between-members": _with_stray_bytes("between"),
+    "member-missing-from-the-directory": _with_stray_bytes("hidden"),
+    "junk-before-the-directory": _with_stray_bytes("tail"),
+    "data-descriptor-disagrees": _lying_descriptor,
     "truncated": _truncated,
     "too-many-members": _too_many,
 }

@@ -84,15 +84,21 @@ def test_only_stale_partials_of_the_target_are_removed(tmp_path):
 
 _SLOW_EXTRACT = textwrap.dedent(
     """
-    import sys, time
+    import sys, threading
     from h3ds_hf.release import extract
 
-    def slow(source, staging, progress):
-        (staging / "half-written").write_text("x")
-        print("ready", flush=True)
-        time.sleep(60)
+    started = threading.Lock()
 
-    extract._extract_into = slow
+    def slow(archive, members, password, destination, progress, cancelled):
+        # A thread half-way through its members: a file written, then waiting to be stopped.
+        path = next(filter(None, map(destination, members)), None)
+        if path is not None:
+            path.write_text("x")
+        if started.acquire(blocking=False):
+            print("ready", flush=True)
+        cancelled.wait(60)
+
+    extract.write_members = slow
     from h3ds_hf.cli import main
     sys.exit(main(["extract", *sys.argv[1:], "--no-progress"]))
     """

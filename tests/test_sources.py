@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import zipfile
@@ -89,11 +90,16 @@ def _plain_zip(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
+#: Extraction in one pass, and shared out between worker processes (large archives).
+JOBS = pytest.mark.parametrize("jobs", [1, 2], ids=["one-pass", "processes"])
+
+
+@JOBS
 @pytest.mark.parametrize("name", ["../evil.txt", "/etc/evil", "top/../../evil", "C:/evil.txt"])
-def test_members_escaping_the_target_are_refused(tmp_path, name):
+def test_members_escaping_the_target_are_refused(tmp_path, name, jobs):
     archive = _plain_zip(tmp_path / "evil.zip", {"version.txt": b"0.4\n", name: b"x"})
     with pytest.raises(UnsafeArchiveError, match="outside the target"):
-        extract_release(archive, tmp_path / "out", progress=False)
+        extract_release(archive, tmp_path / "out", progress=False, jobs=jobs)
     assert not (tmp_path / "out").exists()
     assert not (tmp_path.parent / "evil.txt").exists()
 
@@ -110,12 +116,20 @@ def test_archive_without_release_layout(tmp_path):
         ZipSource(archive)
 
 
-def test_extract_matches_folder_and_is_idempotent(synthetic, tmp_path):
+@JOBS
+def test_extract_matches_folder_and_is_idempotent(synthetic, tmp_path, jobs):
     target = tmp_path / "extracted"
     extract_release(
-        synthetic.zip_path, target, token=synthetic.token, catalog=synthetic.catalog, progress=False
+        synthetic.zip_path,
+        target,
+        token=synthetic.token,
+        catalog=synthetic.catalog,
+        progress=False,
+        jobs=jobs,
     )
     assert tree(target) == tree(synthetic.folder)
+    marker = json.loads((target / ".h3ds-hf-extract.json").read_text())
+    assert marker["md5"] == hashlib.md5(synthetic.zip_path.read_bytes()).hexdigest()
     before = (target / ".h3ds-hf-extract.json").stat().st_mtime_ns
     extract_release(
         synthetic.zip_path, target, token=synthetic.token, catalog=synthetic.catalog, progress=False
@@ -133,8 +147,24 @@ def test_extract_refuses_foreign_output(synthetic, tmp_path):
     assert (target / "notes.txt").read_text() == "mine"
 
 
+@JOBS
+def test_corrupt_member_fails_extraction_and_leaves_nothing(synthetic, tmp_path, jobs):
+    """A member whose data is damaged opens fine (the directory is intact): the error comes
+    from the worker that inflates it, or from the one pass."""
+    source = ZipSource(synthetic.zip_path, token=synthetic.token)
+    member = source.member(f"{synthetic.catalog.scene_ids()[-1]}/full_head.obj")
+    flipped = bytearray(synthetic.zip_path.read_bytes())
+    flipped[member.offset + 200 : member.offset + 216] = bytes(16)
+    corrupt = tmp_path / "corrupt.zip"
+    corrupt.write_bytes(bytes(flipped))
+    with pytest.raises(CorruptArchiveError):
+        extract_release(corrupt, tmp_path / "out", token=synthetic.token, progress=False, jobs=jobs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.zip"]
+
+
+@JOBS
 @pytest.mark.parametrize("token", ["wrong-token", None])
-def test_failed_extraction_leaves_nothing(synthetic, tmp_path, token):
+def test_failed_extraction_leaves_nothing(synthetic, tmp_path, token, jobs):
     expected = WrongPasswordError if token else PasswordRequiredError
     with pytest.raises(expected):
         extract_release(
@@ -143,11 +173,13 @@ def test_failed_extraction_leaves_nothing(synthetic, tmp_path, token):
             token=token,
             catalog=synthetic.catalog,
             progress=False,
+            jobs=jobs,
         )
     assert list(tmp_path.iterdir()) == []
 
 
-def test_md5_mismatch_during_extraction_leaves_nothing(synthetic, tmp_path):
+@JOBS
+def test_md5_mismatch_during_extraction_leaves_nothing(synthetic, tmp_path, jobs):
     wrong = Catalog("synthetic", synthetic.catalog.version, "f" * 32, synthetic.catalog.scenes)
     with pytest.raises(ChecksumError):
         extract_release(
@@ -156,13 +188,15 @@ def test_md5_mismatch_during_extraction_leaves_nothing(synthetic, tmp_path):
             token=synthetic.token,
             catalog=wrong,
             progress=False,
+            jobs=jobs,
         )
     assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.skipif(shutil.which("zip") is None, reason="needs Info-ZIP's zip command")
+@JOBS
 @pytest.mark.parametrize("top_folder", [False, True])
-def test_info_zip_archives_with_data_descriptors(synthetic, tmp_path, top_folder):
+def test_info_zip_archives_with_data_descriptors(synthetic, tmp_path, top_folder, jobs):
     """Info-ZIP stores sizes after the data (flag bit 3) when encrypting: read them in place,
     and ignore the __MACOSX folder macOS's archiver adds."""
     root = tmp_path / "h3ds"
@@ -179,5 +213,5 @@ def test_info_zip_archives_with_data_descriptors(synthetic, tmp_path, top_folder
     assert source.names() == folder.names()
     for name in sorted(folder.names())[:: max(1, len(folder.names()) // 15)]:
         assert source.read_bytes(name) == folder.read_bytes(name)
-    extract_release(archive, tmp_path / "out", token="pw", progress=False)
+    extract_release(archive, tmp_path / "out", token="pw", progress=False, jobs=jobs)
     assert tree(tmp_path / "out") == tree(synthetic.folder)

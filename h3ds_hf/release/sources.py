@@ -3,27 +3,23 @@
 A source answers three questions about paths relative to the release root (POSIX style, e.g.
 ``"1b2a8613401e42a8/full_head.obj"``): which files exist, and what bytes a file holds. The zip
 source reads members in place, without extracting: the central directory (plain text) gives
-each member's offset, and stream-unzip decrypts ZipCrypto about 70x faster than Python's
-zipfile. The archive may hold the release at its root or under one top folder.
+each member's span, every one checked before anything is read (names, sizes, local headers,
+and that the spans tile the archive), and :mod:`h3ds_hf.release.unzip` decrypts ZipCrypto
+about 70x faster than Python's zipfile. The archive may hold the release at its root or under
+one top folder.
 """
 
 from __future__ import annotations
 
-import bisect
 import hashlib
-import itertools
 import os
 import re
 import stat
 import struct
 import zipfile
-import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
-
-import stream_unzip
 
 from h3ds_hf.errors import (
     ArchiveError,
@@ -32,17 +28,20 @@ from h3ds_hf.errors import (
     PasswordRequiredError,
     SourceError,
     UnsafeArchiveError,
-    WrongPasswordError,
     get_logger,
     register_secret,
+)
+from h3ds_hf.release.unzip import (
+    CHUNK_BYTES,
+    DEFLATED,
+    STORED,
+    TOKEN_ENV,
+    ArchiveMember,
+    member_chunks,
 )
 
 logger = get_logger(__name__)
 
-#: Environment variable holding the H3DS access token (the archive's password).
-TOKEN_ENV = "H3DS_ACCESS_TOKEN"
-#: Bytes read from the archive file per chunk.
-CHUNK_BYTES = 1 << 20
 #: A member larger than this is refused whatever its compression ratio.
 MAX_MEMBER_BYTES = 8 << 30
 #: A member whose declared size exceeds this many times its compressed size (and 1 MiB) is a
@@ -64,6 +63,11 @@ MAX_PART_BYTES = 255
 #: File names Windows reserves in every folder, whatever their extension.
 _RESERVED = re.compile(r"(con|prn|aux|nul|com\d|lpt\d|conin\$|conout\$)(\..*)?", re.IGNORECASE)
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+#: A data descriptor (CRC-32, compressed and uncompressed sizes after a member's data, flag bit
+#: 3), 32- or 64-bit sizes, optionally after its signature.
+_DESCRIPTOR = struct.Struct("<III")
+_DESCRIPTOR_64 = struct.Struct("<IQQ")
+_DESCRIPTOR_SIGNATURE = b"PK\x07\x08"
 
 
 class Source(Protocol):
@@ -110,18 +114,6 @@ class FolderSource:
             raise SourceError(f"cannot read {path}: {error.strerror}") from None
 
 
-@dataclass(frozen=True)
-class _Member:
-    """One archive member as its central directory describes it."""
-
-    name: str  # path inside the archive
-    offset: int  # of the local header
-    size: int  # declared uncompressed size
-    encrypted: bool
-    crc: int = 0  # CRC-32 of the uncompressed bytes
-    end: int = 0  # where the member's compressed data ends (its data descriptor excluded)
-
-
 class ZipSource:
     """The official release zip (ZipCrypto-encrypted or plain), read in place.
 
@@ -136,12 +128,10 @@ class ZipSource:
         self.description = str(self.path)
         self._password = _password(token)
         register_secret(token)
-        ignored: list[_Member] = []  # members never read (macOS resource forks)
-        members, directory_start = _central_directory(self.path, ignored)
-        #: Every member in archive order, as a streaming reader meets them.
+        members = _central_directory(self.path)
+        #: Every member but the ignored ones (macOS resource forks, never read), in archive
+        #: order.
         self.ordered = sorted(members, key=lambda m: m.offset)
-        #: Byte spans of the archive holding the ignored members, never inflated.
-        self.skipped = _ignored_spans(ignored, [m.offset for m in members], directory_start)
         self.prefix = _release_prefix([m.name for m in members])
         self._members = {
             m.name[len(self.prefix) :]: m for m in members if m.name.startswith(self.prefix)
@@ -168,24 +158,16 @@ class ZipSource:
                 f"the {MAX_IN_PLACE_BYTES >> 20} MiB read in place: extract the release "
                 "(h3ds-hf extract) and use the folder"
             )
-        with self.path.open("rb") as handle:
-            handle.seek(member.offset)
-            # Not bounded by the next member's offset: with a data descriptor (sizes stored
-            # after the data, as Info-ZIP writes them) the parser reads a little past the
-            # data before it knows where the member ends. Only one member is consumed.
-            chunks = file_chunks(handle)
-            for _name, data in self.stream_members(chunks):
-                return b"".join(bounded_chunks(data, member, self.path))
-        raise CorruptArchiveError(f"{self.path}: member {member.name} cannot be read")
+        return b"".join(member_chunks(self.path, member, self._password))
 
-    def member(self, name: str) -> _Member | None:
+    @property
+    def password(self) -> bytes | None:
+        """The token as the archive's password (never shown)."""
+        return self._password
+
+    def member(self, name: str) -> ArchiveMember | None:
         """The central-directory entry of a release file (``name`` relative to the root)."""
         return self._members.get(name)
-
-    def stream_members(self, chunks: Iterator[bytes]) -> Iterator[tuple[str, Iterator[bytes]]]:
-        """Decrypt and inflate raw archive bytes into (member name, data chunks) pairs."""
-        for name, _size, data in decrypting_members(chunks, self._password, self.path):
-            yield name, data
 
     def archive_md5(self) -> str:
         """md5 hex digest of the whole archive file."""
@@ -211,46 +193,6 @@ def open_source(source: str | Path, token: str | None = None) -> FolderSource | 
     raise MissingFileError(f"release source {path} does not exist")
 
 
-def decrypting_members(
-    chunks: Iterator[bytes], password: bytes | None, archive: Path
-) -> Iterator[tuple[str, int | None, Iterator[bytes]]]:
-    """Stream (name, declared size, data chunks) out of raw archive bytes, decrypting
-    ZipCrypto, and translate stream-unzip's errors into this package's."""
-    try:
-        for raw_name, size, data in stream_unzip.stream_unzip(chunks, password=password):
-            name = raw_name.decode("utf-8", errors="replace")
-            yield name, size, _translated(data, archive, password)
-    except stream_unzip.UnzipError as error:
-        raise _archive_error(error, archive, password) from None
-
-
-def _translated(data: Iterator[bytes], archive: Path, password: bytes | None) -> Iterator[bytes]:
-    try:
-        yield from data
-    except stream_unzip.UnzipError as error:
-        raise _archive_error(error, archive, password) from None
-
-
-def _archive_error(error: Exception, archive: Path, password: bytes | None) -> ArchiveError:
-    if isinstance(error, stream_unzip.MissingPasswordError):
-        return PasswordRequiredError(f"{archive} is encrypted: set {TOKEN_ENV} to read it")
-    if isinstance(error, stream_unzip.IncorrectPasswordError):
-        hint = (
-            " (it begins or ends with white space or a newline: was it pasted with one?)"
-            if password and password != password.strip()
-            else " (each release version has its own token: a v1 token does not open v2)"
-        )
-        return WrongPasswordError(f"the access token does not decrypt {archive}{hint}")
-    if isinstance(error, stream_unzip.CRC32IntegrityError):
-        # ZipCrypto's password check byte passes for 1 wrong password in 256.
-        return CorruptArchiveError(
-            f"{archive}: a member fails its CRC check (corrupt archive or wrong access token)"
-        )
-    if isinstance(error, stream_unzip.TruncatedDataError):
-        return CorruptArchiveError(f"{archive} is truncated")
-    return CorruptArchiveError(f"{archive} is corrupt ({type(error).__name__})")
-
-
 def _password(token: str | None) -> bytes | None:
     token = token if token is not None else os.environ.get(TOKEN_ENV)
     return token.encode("utf-8") if token else None
@@ -261,30 +203,10 @@ def file_chunks(handle: BinaryIO) -> Iterator[bytes]:
     yield from iter(lambda: handle.read(CHUNK_BYTES), b"")
 
 
-def bounded_chunks(data: Iterator[bytes], member: _Member, archive: Path) -> Iterator[bytes]:
-    """Pass a member's chunks through, stopping if it inflates past the size its central
-    directory entry declares; at the end, its size and CRC-32 must be that entry's."""
-    total = 0
-    crc = 0
-    for chunk in data:
-        total += len(chunk)
-        if total > member.size:
-            raise UnsafeArchiveError(f"{archive}: member {member.name} inflates past its size")
-        crc = zlib.crc32(chunk, crc)
-        yield chunk
-    if total != member.size or crc != member.crc:
-        raise CorruptArchiveError(
-            f"{archive}: member {member.name} holds other bytes than its directory entry says"
-        )
-
-
-def _central_directory(path: Path, ignored: list[_Member]) -> tuple[list[_Member], int]:
-    """List members from the central directory (no decryption), checking every path, size and
-    local header before anything is read; ignored members go to ``ignored``.
-
-    Returns:
-        the members to read, and the offset where the central directory starts.
-    """
+def _central_directory(path: Path) -> list[ArchiveMember]:
+    """List members from the central directory (no decryption), checking every path, size,
+    method and local header, and that the members tile the archive, before anything is read.
+    Members under IGNORED_PREFIX are checked, then left out."""
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
@@ -308,25 +230,21 @@ def _central_directory(path: Path, ignored: list[_Member]) -> tuple[list[_Member
     if twice:
         raise UnsafeArchiveError(f"{path}: member names appear twice: {twice}")
     total = 0
-    members = []
     with path.open("rb") as handle:
+        headers = []
         for info in infos:
             check_member_name(info.filename, path)
             if stat.S_ISLNK(info.external_attr >> 16):
                 raise UnsafeArchiveError(f"{path}: member {info.filename} is a symbolic link")
-            end = _check_local_header(handle, info, path)
-            member = _Member(
-                info.filename,
-                info.header_offset,
-                info.file_size,
-                bool(info.flag_bits & 1),
-                info.CRC,
-                end,
-            )
-            # Resource forks that macOS's archiver adds are not part of the release.
+            headers.append(_check_local_header(handle, info, path))
             if info.filename.startswith(IGNORED_PREFIX):
-                ignored.append(member)
                 continue
+            if info.compress_type not in (STORED, DEFLATED) or info.flag_bits & 0x0040:
+                raise ArchiveError(
+                    f"{path}: member {info.filename} is compressed or encrypted another way "
+                    f"(method {info.compress_type}) than H3DS releases (stored or deflated, "
+                    "ZipCrypto): not read"
+                )
             if info.file_size > MAX_MEMBER_BYTES or (
                 info.file_size > 1 << 20
                 and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)
@@ -336,54 +254,95 @@ def _central_directory(path: Path, ignored: list[_Member]) -> tuple[list[_Member
                     f"{info.compress_size} (zip bomb?)"
                 )
             total += info.file_size
-            members.append(member)
-    if total > MAX_TOTAL_BYTES:
-        raise UnsafeArchiveError(f"{path}: members declare {total} bytes in all (zip bomb?)")
-    spans = sorted((m.offset, m.end, m.name) for m in [*members, *ignored])
-    for (_, end, name), (start, _, following) in itertools.pairwise(spans):
+        if total > MAX_TOTAL_BYTES:
+            raise UnsafeArchiveError(f"{path}: members declare {total} bytes in all (zip bomb?)")
+        ends = [end for end, _ in headers]
+        stops = _check_tiling(handle, list(zip(infos, ends, strict=True)), directory_start, path)
+    members = []
+    for info, (end, dos_time) in zip(infos, headers, strict=True):
+        if info.filename.startswith(IGNORED_PREFIX):  # macOS's resource forks: not the release
+            continue
+        members.append(
+            ArchiveMember(
+                info.filename,
+                info.header_offset,
+                info.file_size,
+                bool(info.flag_bits & 1),
+                info.CRC,
+                end,
+                stops[info.header_offset],
+                info.compress_size,
+                info.compress_type,
+                # With the sizes after the data, the CRC is not known up front: zip tools
+                # check the password against the DOS time's high byte instead.
+                (dos_time >> 8) if info.flag_bits & 0x0008 else info.CRC >> 24,
+            )
+        )
+    return members
+
+
+def _check_tiling(
+    handle: BinaryIO, spans: list[tuple[zipfile.ZipInfo, int]], directory_start: int, path: Path
+) -> dict[int, int]:
+    """Refuse any archive byte that no directory entry accounts for: the members, each its
+    local header, data and (with flag bit 3) a data descriptor agreeing with its entry, must
+    follow one another from offset 0 up to the central directory. Without this, what a pass
+    over the whole archive meets (an unlisted member, junk) could differ from what reading
+    each member at its own offset meets.
+
+    Args:
+        spans: (directory entry, where its data ends) per member, in any order.
+
+    Returns:
+        Where each member's span stops, by the offset of its local header.
+    """
+    spans = sorted(spans, key=lambda span: span[0].header_offset)
+    starts = [info.header_offset for info, _ in spans[1:]] + [directory_start]
+    if spans and spans[0][0].header_offset != 0:
+        raise UnsafeArchiveError(
+            f"{path}: {spans[0][0].header_offset} bytes before its first member belong to no "
+            "member: refused"
+        )
+    stops = {}
+    for (info, end), start in zip(spans, starts, strict=True):
         if end > start:
-            raise UnsafeArchiveError(f"{path}: members {name} and {following} overlap")
-    return members, directory_start
+            raise UnsafeArchiveError(f"{path}: member {info.filename} overlaps the next one")
+        gap = b""
+        if start > end:
+            handle.seek(end)
+            gap = handle.read(min(start - end, 4 + _DESCRIPTOR_64.size + 1))
+        if gap and not (info.flag_bits & 0x0008 and _is_descriptor_of(gap, info)):
+            raise UnsafeArchiveError(
+                f"{path}: {start - end} bytes after member {info.filename} belong to no member "
+                "(or its data descriptor disagrees with its directory entry): refused"
+            )
+        stops[info.header_offset] = start
+    return stops
 
 
-def _ignored_spans(
-    ignored: list[_Member], offsets: list[int], directory_start: int
-) -> list[tuple[int, int]]:
-    """(start, stop) byte spans of the ignored members: each from its local header to the next
-    member's (or the central directory), so its data descriptor goes with it."""
-    starts = sorted([*offsets, *(m.offset for m in ignored), directory_start])
-    spans = []
-    for member in sorted(ignored, key=lambda m: m.offset):
-        stop = starts[bisect.bisect_right(starts, member.offset)]
-        spans.append((member.offset, stop))
-    return spans
+def _is_descriptor_of(raw: bytes, info: zipfile.ZipInfo) -> bool:
+    """Whether ``raw`` is exactly one data descriptor carrying the entry's CRC-32 and sizes."""
+    if len(raw) in (4 + _DESCRIPTOR.size, 4 + _DESCRIPTOR_64.size) and raw.startswith(
+        _DESCRIPTOR_SIGNATURE
+    ):
+        raw = raw[4:]
+    layout = {_DESCRIPTOR.size: _DESCRIPTOR, _DESCRIPTOR_64.size: _DESCRIPTOR_64}.get(len(raw))
+    return layout is not None and layout.unpack(raw) == (
+        info.CRC,
+        info.compress_size,
+        info.file_size,
+    )
 
 
-def without_spans(chunks: Iterator[bytes], spans: list[tuple[int, int]]) -> Iterator[bytes]:
-    """The archive's chunks with the bytes of ``spans`` (sorted, disjoint) left out."""
-    position = 0
-    for chunk in chunks:
-        end = position + len(chunk)
-        cursor = position
-        for start, stop in spans:
-            if stop <= cursor or start >= end:
-                continue
-            if start > cursor:
-                yield chunk[cursor - position : start - position]
-            cursor = max(cursor, min(stop, end))
-        if cursor < end:
-            yield chunk[cursor - position :]
-        position = end
-
-
-def _check_local_header(handle: BinaryIO, info: zipfile.ZipInfo, path: Path) -> int:
+def _check_local_header(handle: BinaryIO, info: zipfile.ZipInfo, path: Path) -> tuple[int, int]:
     """Refuse a member whose local header (what a streaming reader sees) disagrees with its
-    central directory entry (what the listing shows); return where its data ends."""
+    central directory entry (what the listing shows); return where its data ends, and the
+    header's DOS time."""
     handle.seek(info.header_offset)
     raw = handle.read(_LOCAL_HEADER.size)
     if len(raw) < _LOCAL_HEADER.size:
         raise CorruptArchiveError(f"{path}: member {info.filename} points past the archive end")
-    (signature, _version, flags, method, _time, _date, crc, compressed, size, name_length,
+    (signature, _version, flags, method, dos_time, _date, crc, compressed, size, name_length,
      extra_length) = _LOCAL_HEADER.unpack(raw)  # fmt: skip
     raw_name = handle.read(name_length)
     expected = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
@@ -402,7 +361,8 @@ def _check_local_header(handle: BinaryIO, info: zipfile.ZipInfo, path: Path) -> 
             f"{path}: the local header of member {info.filename!r} disagrees with the central "
             "directory (name, sizes, CRC or flags): refused"
         )
-    return info.header_offset + _LOCAL_HEADER.size + name_length + extra_length + info.compress_size
+    data = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+    return data + info.compress_size, dos_time
 
 
 def _landing_key(name: str) -> str:

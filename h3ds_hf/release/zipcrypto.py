@@ -1,14 +1,19 @@
-"""Write ZIP archives whose members use traditional PKWARE encryption ("ZipCrypto").
+"""The ZipCrypto cipher both ways, and a writer of ZIP archives whose members use it.
 
-The official H3DS release is a ZipCrypto archive. Python's :mod:`zipfile` reads such archives
-but cannot write them, so tests, benchmarks and the demo need this small writer to build
-encrypted look-alikes of the release. The cipher is the one of PKWARE's APPNOTE (section 6.1):
-three 32-bit keys updated per plaintext byte with CRC-32 steps and a linear congruence, and a
-12-byte encryption header in front of each member's (deflated) data whose last byte is the high
-byte of the member's CRC-32, which lets readers reject a wrong password early.
+The official H3DS release is a ZipCrypto archive ("traditional PKWARE encryption", APPNOTE
+section 6.1): three 32-bit keys updated per plaintext byte with CRC-32 steps and a linear
+congruence, and a 12-byte encryption header in front of each member's (deflated) data whose
+last byte lets readers reject a wrong password early (the high byte of the member's CRC-32, or
+of its DOS time when the sizes follow the data).
+
+Readers decrypt with :class:`ZipCryptoDecryptor` (several members at once with
+:func:`decrypt_together`, compiled: :mod:`h3ds_hf.release.zipcrypto_kernel`). Python's
+:mod:`zipfile` reads such archives (~1 MB/s) but cannot write them, so tests, benchmarks and
+the demo use :func:`pack_zip` to build encrypted look-alikes of the release.
 
 ZipCrypto is weak; it is implemented for compatibility with the release, not for secrecy.
-Archives are plain (non-ZIP64) ZIPs: each member and the whole archive stay below 4 GiB.
+Archives written are plain (non-ZIP64) ZIPs: each member and the whole archive stay below
+4 GiB.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import numpy as np
 
 from h3ds_hf.errors import ArchiveError
 
-__all__ = ["ZipCryptoEncryptor", "pack_zip"]
+__all__ = ["ZipCryptoDecryptor", "ZipCryptoEncryptor", "decrypt_together", "pack_zip"]
 
 _CHUNK = 1 << 20  # bytes read, compressed and encrypted at a time
 _LIMIT = 0xFFFFFFFF  # largest size or offset a non-ZIP64 record can hold
@@ -173,6 +178,66 @@ class ZipCryptoEncryptor:
         cipher = data ^ _KEYSTREAM_ARRAY[previous & 0xFFFF]
         self._k0, self._k1, self._k2 = int(k0[-1]), int(k1[-1]), int(k2[-1])
         return cipher.tobytes()
+
+
+#: Below this many bytes in all, decryption runs in Python: compiled, it would first load
+#: numba (~0.5 s), for what takes Python a few milliseconds.
+_COMPILED_MIN = 16 << 10
+
+
+class ZipCryptoDecryptor:
+    """Stateful ZipCrypto decipher of one member, initialised from the password.
+
+    Call :meth:`decrypt` on the 12-byte encryption header first, then on the member's data in
+    order (the key state carries over between calls).
+    """
+
+    def __init__(self, password: bytes) -> None:
+        encryptor = ZipCryptoEncryptor(password)  # the same keys, from the same bytes
+        self.keys = [encryptor._k0, encryptor._k1, encryptor._k2]
+
+    def decrypt(self, cipher: bytes) -> bytes:
+        """Return ``cipher`` decrypted (same length), advancing the key state."""
+        return decrypt_together([self], [cipher])[0]
+
+    def _decrypt_loop(self, cipher: bytes) -> bytes:
+        """Byte-at-a-time decipher, the APPNOTE's definition (fast enough for short inputs)."""
+        crc, stream = _CRC, _KEYSTREAM
+        k0, k1, k2 = self.keys
+        out = bytearray(len(cipher))
+        for i, c in enumerate(cipher):
+            p = c ^ stream[k2 & 0xFFFF]
+            out[i] = p
+            k0 = (k0 >> 8) ^ crc[(k0 ^ p) & 0xFF]
+            k1 = ((k1 + (k0 & 0xFF)) * _MULTIPLIER + 1) & 0xFFFFFFFF
+            k2 = (k2 >> 8) ^ crc[(k2 ^ (k1 >> 24)) & 0xFF]
+        self.keys = [k0, k1, k2]
+        return bytes(out)
+
+
+def decrypt_together(decryptors: list[ZipCryptoDecryptor], ciphers: list[bytes]) -> list[bytes]:
+    """Decrypt one chunk for each of several members (``ciphers[i]`` with ``decryptors[i]``),
+    four members at a time in the compiled kernel, whose speed grows with the members it is
+    given (up to four), as long as their chunks are about as long."""
+    if sum(len(c) for c in ciphers) < _COMPILED_MIN:
+        return [d._decrypt_loop(c) for d, c in zip(decryptors, ciphers, strict=True)]
+    from h3ds_hf.release.zipcrypto_kernel import STREAMS, decrypt_rows  # numba: when needed
+
+    plains = []
+    for first in range(0, len(ciphers), STREAMS):
+        group = list(zip(decryptors, ciphers, strict=True))[first : first + STREAMS]
+        data = np.zeros((STREAMS, max(len(c) for _, c in group)), dtype=np.uint8)
+        lengths = np.zeros(STREAMS, dtype=np.int64)
+        keys = np.zeros((STREAMS, 3), dtype=np.uint32)
+        for row, (decryptor, cipher) in enumerate(group):
+            data[row, : len(cipher)] = np.frombuffer(cipher, dtype=np.uint8)
+            lengths[row] = len(cipher)
+            keys[row] = decryptor.keys
+        decrypt_rows(data, lengths, keys, _CRC_ARRAY)
+        for row, (decryptor, cipher) in enumerate(group):
+            decryptor.keys = [int(k) for k in keys[row]]
+            plains.append(data[row, : len(cipher)].tobytes())
+    return plains
 
 
 @dataclass
