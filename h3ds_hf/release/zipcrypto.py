@@ -24,6 +24,7 @@ import os
 import secrets
 import stat
 import struct
+import sys
 import tempfile
 import time
 import zlib
@@ -180,9 +181,10 @@ class ZipCryptoEncryptor:
         return cipher.tobytes()
 
 
-#: Below this many bytes in all, decryption runs in Python: compiled, it would first load
-#: numba (~0.5 s), for what takes Python a few milliseconds.
+#: Below this many bytes in all, decryption runs in Python until the kernel is loaded:
+#: loading it costs numba's start-up (~0.5 s), for what takes Python a few milliseconds.
 _COMPILED_MIN = 16 << 10
+_KERNEL_MODULE = "h3ds_hf.release.zipcrypto_kernel"
 
 
 class ZipCryptoDecryptor:
@@ -219,7 +221,8 @@ def decrypt_together(decryptors: list[ZipCryptoDecryptor], ciphers: list[bytes])
     """Decrypt one chunk for each of several members (``ciphers[i]`` with ``decryptors[i]``),
     four members at a time in the compiled kernel, whose speed grows with the members it is
     given (up to four), as long as their chunks are about as long."""
-    if sum(len(c) for c in ciphers) < _COMPILED_MIN:
+    loaded = _KERNEL_MODULE in sys.modules  # then the kernel costs nothing more to use
+    if not loaded and sum(len(c) for c in ciphers) < _COMPILED_MIN:
         return [d._decrypt_loop(c) for d, c in zip(decryptors, ciphers, strict=True)]
     from h3ds_hf.release.zipcrypto_kernel import STREAMS, decrypt_rows  # numba: when needed
 
