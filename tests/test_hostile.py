@@ -123,14 +123,14 @@ def _dup(tmp: Path) -> Path:
     return path
 
 
-def _lands_twice(second: str):
-    """An archive whose member ``second`` lands on the file of 'h3ds/x.txt'."""
+def _lands_twice(second: str, first: str = "h3ds/x.txt"):
+    """An archive whose member ``second`` lands on the file of ``first``."""
 
     def make(tmp: Path) -> Path:
         path = tmp / "twice.zip"
         with zipfile.ZipFile(path, "w") as archive:
             archive.writestr("h3ds/version.txt", "synthetic-0.1\n")
-            archive.writestr("h3ds/x.txt", "1")
+            archive.writestr(first, "1")
             archive.writestr(zipfile.ZipInfo(second), "2")
         return path
 
@@ -190,6 +190,31 @@ def _lying_descriptor(tmp: Path) -> Path:
     return path
 
 
+def _empty(tmp: Path) -> Path:
+    path = tmp / "empty.zip"
+    zipfile.ZipFile(path, "w").close()
+    return path
+
+
+def _file_where_a_folder_is_needed(tmp: Path) -> Path:
+    return plain_zip(tmp / "a.zip", {"h3ds/s/x": b"1", "h3ds/S/x/y": b"2"})
+
+
+def _zip64_local_sizes_disagree(tmp: Path) -> Path:
+    """A local header deferring its sizes to a ZIP64 extra field that declares fewer bytes
+    than the directory: a streaming reader would take the rest for other members."""
+    path = tmp / "zip64.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("h3ds/version.txt", "synthetic-0.1\n")
+        with archive.open("h3ds/a.bin", "w", force_zip64=True) as member:
+            member.write(b"P" * 100)
+    data = bytearray(path.read_bytes())
+    extra = data.index(struct.pack("<HHQQ", 1, 16, 100, 100))
+    data[extra + 4 : extra + 20] = struct.pack("<QQ", 40, 40)
+    path.write_bytes(bytes(data))
+    return path
+
+
 def _truncated(tmp: Path) -> Path:
     archive = plain_zip(tmp / "a.zip", {"x.txt": b"x" * 1000})
     archive.write_bytes(archive.read_bytes()[:-30])
@@ -216,6 +241,13 @@ ARCHIVES = {
     "member-missing-from-the-directory": _with_stray_bytes("hidden"),
     "junk-before-the-directory": _with_stray_bytes("tail"),
     "data-descriptor-disagrees": _lying_descriptor,
+    "empty-archive": _empty,
+    "a-file-where-a-folder-is-needed": _file_where_a_folder_is_needed,
+    "zip64-local-sizes-disagree": _zip64_local_sizes_disagree,
+    "duplicate-but-for-unicode-normalisation": _lands_twice(
+        "h3ds/cafe\u0301.txt", first="h3ds/caf\u00e9.txt"
+    ),
+    "duplicate-but-for-a-trailing-dot": _lands_twice("h3ds/x.txt."),
     "truncated": _truncated,
     "too-many-members": _too_many,
 }

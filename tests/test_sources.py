@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import shutil
 import subprocess
 import zipfile
@@ -145,6 +146,17 @@ def test_extract_refuses_foreign_output(synthetic, tmp_path):
     with pytest.raises(OutputExistsError):
         extract_release(synthetic.zip_path, target, token=synthetic.token, progress=False)
     assert (target / "notes.txt").read_text() == "mine"
+
+
+@JOBS
+def test_a_member_whose_inflation_ends_past_a_chunk_is_read(tmp_path, jobs):
+    """Inflating in bounded calls: one may take in all the input yet keep its last output
+    back (found for a member 129 bytes past 1 MiB that compresses 3.4x); it must come out."""
+    body = random.Random(1).randbytes(309_897) + bytes((1 << 20) + 129 - 309_897)
+    archive = _plain_zip(tmp_path / "tail.zip", {"version.txt": b"x\n", "mask.png": body})
+    assert ZipSource(archive).read_bytes("mask.png") == body
+    extract_release(archive, tmp_path / "out", progress=False, jobs=jobs)
+    assert (tmp_path / "out" / "mask.png").read_bytes() == body
 
 
 @JOBS

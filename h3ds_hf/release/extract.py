@@ -2,13 +2,13 @@
 
 The members are shared out between one thread per core, each reading runs of neighbouring
 members from their own spans of the archive, four at a time (their ZipCrypto decryption runs
-together: :mod:`h3ds_hf.release.unzip`), while this thread computes the md5 of the whole file.
-Decryption, inflation, CRC-32 and md5 all run without Python's lock, so the threads use the
-cores. The spans were checked to tile the archive when it opened: no byte of the archive goes
-unchecked. Memory stays flat whatever the archive size (~12 MB per thread). Everything lands
-in a temporary sibling of the target folder, renamed at the end; on any error (wrong token,
-corrupt data, md5 mismatch, unsafe member) and on Ctrl-C, the threads stop, the sibling is
-removed and nothing is left half-written.
+together: :mod:`h3ds_hf.release.unzip`), while one more thread computes the md5 of the whole
+file. Decryption, inflation, CRC-32 and md5 all run without Python's lock, so the threads use
+the cores. The spans were checked to tile the archive when it opened: no junk or unlisted
+member hides between the members read. Memory stays flat whatever the archive size (~12 MB
+per thread). Everything lands in a temporary sibling of the target folder, renamed at the
+end; on any error (wrong token, corrupt data, md5 mismatch, unsafe member) and on Ctrl-C,
+the threads stop, the sibling is removed and nothing is left half-written.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import hashlib
 import json
 import shutil
 import threading
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
@@ -32,9 +32,7 @@ from h3ds_hf.errors import (
 from h3ds_hf.processes import available_cores
 from h3ds_hf.release.catalog import Catalog, catalog_for_version
 from h3ds_hf.release.sources import (
-    IGNORED_PREFIX,
     ZipSource,
-    check_member_name,
     file_chunks,
 )
 from h3ds_hf.release.unzip import ArchiveMember, write_members
@@ -115,7 +113,8 @@ def extract_release(
 
 def _extract_in_threads(source: ZipSource, staging: Path, progress: bool, jobs: int) -> str:
     """Write the release's members into ``staging`` from ``jobs`` threads; return the
-    archive's md5, computed here meanwhile. The first error stops every thread and is raised."""
+    archive's md5, computed by one more thread meanwhile. This thread watches them: the first
+    error stops every thread and is raised."""
     runs = _neighbour_runs(source.ordered, jobs)
     read = [[0] for _ in runs]  # archive bytes each run has read, for the progress bar
     cancelled = threading.Event()
@@ -128,7 +127,6 @@ def _extract_in_threads(source: ZipSource, staging: Path, progress: bool, jobs: 
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
-    digest = hashlib.md5(usedforsecurity=False)
     bar = tqdm(
         total=sum(_stored_bytes(run) for run in runs),
         unit="B",
@@ -136,28 +134,60 @@ def _extract_in_threads(source: ZipSource, staging: Path, progress: bool, jobs: 
         desc="Extracting",
         disable=not progress,
     )
-    with bar, ThreadPoolExecutor(max(1, min(jobs, len(runs)))) as pool:
-        futures = [
-            pool.submit(
-                write_members, source.path, run, source.password, destination, count, cancelled
-            )
-            for run, count in zip(runs, read, strict=True)
-        ]
-        try:
-            with source.path.open("rb") as handle:
-                for chunk in file_chunks(handle):
-                    digest.update(chunk)
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, _REFRESH_SECONDS, FIRST_EXCEPTION)
+    pool = ThreadPoolExecutor(1 + max(1, min(jobs, len(runs))))
+    futures: list[Future] = []
+    try:
+        with bar:
+            futures.append(pool.submit(_md5, source.path, cancelled))  # a thread of its own
+            password = source.password
+            for run, count in zip(runs, read, strict=True):
+                futures.append(
+                    pool.submit(
+                        write_members, source.path, run, password, destination, count, cancelled
+                    )
+                )
+            # Waiting on an Event of our own: a Ctrl-C landing inside concurrent.futures.wait
+            # can leave a future's lock taken, and the pool's shutdown then never returns.
+            finished = _when_all_done_or_one_fails(futures)
+            while not finished.wait(_REFRESH_SECONDS):
                 bar.update(sum(count[0] for count in read) - bar.n)
-                for future in done:
-                    future.result()
-        except BaseException:
-            cancelled.set()  # the threads stop at their next chunk; the pool waits for them
-            for future in futures:
-                future.cancel()
-            raise
+            failed = [f for f in futures if f.done() and not f.cancelled() and f.exception()]
+            if failed:
+                raise failed[0].exception()
+            bar.update(sum(count[0] for count in read) - bar.n)
+    except BaseException:
+        cancelled.set()  # the threads stop at their next chunk
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return futures[0].result()
+
+
+def _when_all_done_or_one_fails(futures: list[Future]) -> threading.Event:
+    """An Event set when every future is done, or as soon as one raises."""
+    finished = threading.Event()
+    lock = threading.Lock()
+    remaining = [len(futures)]
+
+    def done(future: Future) -> None:
+        with lock:
+            remaining[0] -= 1
+            if remaining[0] == 0 or (not future.cancelled() and future.exception()):
+                finished.set()
+
+    for future in futures:
+        future.add_done_callback(done)
+    return finished
+
+
+def _md5(path: Path, cancelled: threading.Event) -> str:
+    """md5 hex digest of a file, unless ``cancelled`` is set first (then "")."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for chunk in file_chunks(handle):
+            if cancelled.is_set():
+                return ""
+            digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -185,9 +215,9 @@ def _stored_bytes(members: list[ArchiveMember]) -> int:
 
 
 def _relative_to_release(name: str, source: ZipSource) -> PurePosixPath | None:
-    """The member's path relative to the release root; None for folder and ignored entries."""
-    pure = check_member_name(name, source.path)
-    if name.endswith("/") or name.startswith(IGNORED_PREFIX):
+    """The member's path relative to the release root; None for folder entries."""
+    pure = PurePosixPath(name)  # checked when the source opened
+    if name.endswith("/"):
         return None
     if source.prefix and not pure.as_posix().startswith(source.prefix):
         raise UnsafeArchiveError(f"{source.path}: member {name!r} is outside {source.prefix}")

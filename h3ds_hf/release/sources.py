@@ -16,6 +16,7 @@ import os
 import re
 import stat
 import struct
+import unicodedata
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -229,6 +230,14 @@ def _central_directory(path: Path) -> list[ArchiveMember]:
     twice = sorted(names[0] for names in landing.values() if len(names) > 1)[:3]
     if twice:
         raise UnsafeArchiveError(f"{path}: member names appear twice: {twice}")
+    for key, names in landing.items():  # a file where another member needs a folder
+        parts = key.rstrip("/").split("/")
+        for depth in range(1, len(parts)):
+            if "/".join(parts[:depth]) in landing:
+                raise UnsafeArchiveError(
+                    f"{path}: member {landing['/'.join(parts[:depth])][0]!r} is a file, but "
+                    f"{names[0]!r} needs a folder there"
+                )
     total = 0
     with path.open("rb") as handle:
         headers = []
@@ -286,9 +295,11 @@ def _check_tiling(
 ) -> dict[int, int]:
     """Refuse any archive byte that no directory entry accounts for: the members, each its
     local header, data and (with flag bit 3) a data descriptor agreeing with its entry, must
-    follow one another from offset 0 up to the central directory. Without this, what a pass
-    over the whole archive meets (an unlisted member, junk) could differ from what reading
-    each member at its own offset meets.
+    follow one another from offset 0 up to the central directory. Without this, junk or a
+    whole member left out of the directory would sit unnoticed between the members read.
+    (What a member's data holds is checked as it is read: inflated to exactly its end, size
+    and CRC-32. The data of ignored members is never read; in them, and in stored members
+    with a data descriptor, a streaming reader may find other members than the directory.)
 
     Args:
         spans: (directory entry, where its data ends) per member, in any order.
@@ -297,12 +308,14 @@ def _check_tiling(
         Where each member's span stops, by the offset of its local header.
     """
     spans = sorted(spans, key=lambda span: span[0].header_offset)
-    starts = [info.header_offset for info, _ in spans[1:]] + [directory_start]
-    if spans and spans[0][0].header_offset != 0:
+    first = spans[0][0].header_offset if spans else directory_start
+    if first != 0:
         raise UnsafeArchiveError(
-            f"{path}: {spans[0][0].header_offset} bytes before its first member belong to no "
-            "member: refused"
+            f"{path}: {first} bytes before its first member belong to no member: refused"
         )
+    if not spans:
+        return {}
+    starts = [info.header_offset for info, _ in spans[1:]] + [directory_start]
     stops = {}
     for (info, end), start in zip(spans, starts, strict=True):
         if end > start:
@@ -345,6 +358,7 @@ def _check_local_header(handle: BinaryIO, info: zipfile.ZipInfo, path: Path) -> 
     (signature, _version, flags, method, dos_time, _date, crc, compressed, size, name_length,
      extra_length) = _LOCAL_HEADER.unpack(raw)  # fmt: skip
     raw_name = handle.read(name_length)
+    extra = handle.read(extra_length)
     expected = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
     mismatch = (
         signature != b"PK\x03\x04"
@@ -354,8 +368,9 @@ def _check_local_header(handle: BinaryIO, info: zipfile.ZipInfo, path: Path) -> 
     )
     if not flags & 0x0008:  # sizes and CRC in the local header (else in a data descriptor)
         mismatch |= crc != info.CRC
-        if 0xFFFFFFFF not in (size, compressed):  # zip64: the sizes are in the extra field
-            mismatch |= size != info.file_size or compressed != info.compress_size
+        if 0xFFFFFFFF in (size, compressed):  # zip64: both sizes are in the extra field
+            size, compressed = _zip64_sizes(extra)
+        mismatch |= size != info.file_size or compressed != info.compress_size
     if mismatch:
         raise UnsafeArchiveError(
             f"{path}: the local header of member {info.filename!r} disagrees with the central "
@@ -365,11 +380,25 @@ def _check_local_header(handle: BinaryIO, info: zipfile.ZipInfo, path: Path) -> 
     return data + info.compress_size, dos_time
 
 
+def _zip64_sizes(extra: bytes) -> tuple[int | None, int | None]:
+    """(uncompressed, compressed) sizes from a local header's ZIP64 extra field (which holds
+    both there); (None, None) if it has none."""
+    position = 0
+    while position + 4 <= len(extra):
+        tag, length = struct.unpack_from("<HH", extra, position)
+        if tag == 0x0001 and length >= 16:
+            return struct.unpack_from("<QQ", extra, position + 4)
+        position += 4 + length
+    return None, None
+
+
 def _landing_key(name: str) -> str:
-    """Where a member lands, compared without case: its non-empty, non-'.' parts (a folder
-    entry keeps its trailing '/')."""
+    """Where a member lands, compared as the most forgiving file systems compare names: its
+    non-empty, non-'.' parts, without case, Unicode-normalised (macOS), trailing dots and
+    spaces dropped (Windows); a folder entry keeps its trailing '/'."""
     parts = [part for part in name.split("/") if part not in ("", ".")]
-    return "/".join(parts).casefold() + ("/" if name.endswith("/") else "")
+    folded = [unicodedata.normalize("NFC", part).casefold().rstrip(". ") for part in parts]
+    return "/".join(folded) + ("/" if name.endswith("/") else "")
 
 
 def check_member_name(name: str, archive: Path) -> PurePosixPath:

@@ -107,7 +107,7 @@ class MemberReader:
         if self._inflater is None:
             yield self._counted(data)
             return
-        while data:
+        while True:
             try:
                 out = self._inflater.decompress(data, CHUNK_BYTES)
             except zlib.error:
@@ -115,8 +115,13 @@ class MemberReader:
             data = self._inflater.unconsumed_tail
             if out:
                 yield self._counted(out)
-            if self._inflater.eof and (data or self._inflater.unused_data):
-                raise self._corrupt()
+            if self._inflater.eof:
+                if data or self._inflater.unused_data:
+                    raise self._corrupt()
+                return
+            # A call cut at CHUNK_BYTES may have taken in all the input and kept output back.
+            if not data and len(out) < CHUNK_BYTES:
+                return
 
     def finish(self) -> None:
         """Check, once every byte was read and inflated, that they are the entry's."""

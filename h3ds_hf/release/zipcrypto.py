@@ -226,9 +226,10 @@ def decrypt_together(decryptors: list[ZipCryptoDecryptor], ciphers: list[bytes])
         return [d._decrypt_loop(c) for d, c in zip(decryptors, ciphers, strict=True)]
     from h3ds_hf.release.zipcrypto_kernel import STREAMS, decrypt_rows  # numba: when needed
 
+    pairs = list(zip(decryptors, ciphers, strict=True))
     plains = []
-    for first in range(0, len(ciphers), STREAMS):
-        group = list(zip(decryptors, ciphers, strict=True))[first : first + STREAMS]
+    for first in range(0, len(pairs), STREAMS):
+        group = pairs[first : first + STREAMS]
         data = np.zeros((STREAMS, max(len(c) for _, c in group)), dtype=np.uint8)
         lengths = np.zeros(STREAMS, dtype=np.int64)
         keys = np.zeros((STREAMS, 3), dtype=np.uint32)
