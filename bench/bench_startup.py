@@ -6,7 +6,7 @@ Measures whole processes, as a user runs them:
 - ``h3ds-hf extract ARCHIVE DIR`` against ``unzip -q -P TOKEN ARCHIVE -d DIR`` on the same
   ZipCrypto archive (realistic ~1.5 MB photos, as in bench_archive.py), MB of
   archive per second, alternating the two, best of 3 each (target >= 0.9x): with the default
-  ``--jobs`` (one process per core for this size) and ``--jobs 1``, on the machine as it is,
+  ``--jobs`` (one thread per core) and ``--jobs 1``, on the machine as it is,
   then while ``--busy`` processes (started by this script) keep cores busy.
 
 Run: ``python bench/bench_startup.py [--scenes 2] [--views 40] [--busy 1]`` (needs ``unzip``;
