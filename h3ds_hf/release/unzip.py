@@ -48,9 +48,9 @@ class ArchiveMember:
     crc: int  # CRC-32 of the uncompressed bytes
     end: int  # where the member's data ends (its data descriptor excluded)
     stop: int  # where its span ends: the next member's offset, or the central directory
-    compressed: int = 0  # bytes of data (the 12-byte encryption header included)
-    method: int = STORED
-    check_byte: int = 0  # what the encryption header's last byte decrypts to
+    compressed: int  # bytes of data (the 12-byte encryption header included)
+    method: int  # STORED or DEFLATED
+    check_byte: int  # what the encryption header's last byte decrypts to (if encrypted)
 
 
 class MemberReader:
