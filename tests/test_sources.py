@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import random
 import shutil
@@ -227,3 +228,85 @@ def test_info_zip_archives_with_data_descriptors(synthetic, tmp_path, top_folder
         assert source.read_bytes(name) == folder.read_bytes(name)
     extract_release(archive, tmp_path / "out", token="pw", progress=False, jobs=jobs)
     assert tree(tmp_path / "out") == tree(synthetic.folder)
+
+
+#: Files of a small release as zip tools meet them: text, incompressible, empty, tiny.
+_WRITERS_FILES = {
+    "top/version.txt": b"x\n",
+    "top/s1/empty.txt": b"",
+    "top/s1/a.obj": b"v 1 2 3\n" * 40_000,
+    "top/s1/r.jpg": random.Random(0).randbytes(300_000),
+    "top/s1/small.txt": b"hi",
+}
+
+
+class _Unseekable(io.RawIOBase):
+    """A write-only stream: zipfile then writes data descriptors, as to a pipe."""
+
+    def __init__(self, sink: io.BufferedWriter) -> None:
+        self.sink = sink
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        return self.sink.write(data)
+
+
+def _zipfile_archive(path: Path, *, zip64: bool, seekable: bool, stored: bool = False) -> Path:
+    compression = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+    with (
+        path.open("wb") as sink,
+        zipfile.ZipFile(sink if seekable else _Unseekable(sink), "w", compression) as archive,
+    ):
+        archive.mkdir("top/empty_dir/")
+        for name, data in _WRITERS_FILES.items():
+            with archive.open(name, "w", force_zip64=zip64) as member:
+                member.write(data)
+    return path
+
+
+def _info_zip_archive(path: Path, *options: str, streaming: bool = False) -> Path:
+    root = path.parent / "files"
+    for name, data in _WRITERS_FILES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    if streaming:  # zip - ... > archive: sizes after the data, as from a pipe
+        with path.open("wb") as out:
+            subprocess.run(
+                ["zip", "-q", *options, "-", "-r", "top"], cwd=root, stdout=out, check=True
+            )
+    else:
+        subprocess.run(["zip", "-q", *options, "-r", str(path), "top"], cwd=root, check=True)
+    return path
+
+
+_WRITERS = {
+    "zipfile": lambda p: _zipfile_archive(p, zip64=False, seekable=True),
+    "zipfile-stored": lambda p: _zipfile_archive(p, zip64=False, seekable=True, stored=True),
+    "zipfile-zip64": lambda p: _zipfile_archive(p, zip64=True, seekable=True),
+    "zipfile-unseekable": lambda p: _zipfile_archive(p, zip64=False, seekable=False),
+    "zipfile-unseekable-zip64": lambda p: _zipfile_archive(p, zip64=True, seekable=False),
+    "info-zip": _info_zip_archive,
+    "info-zip-encrypted": lambda p: _info_zip_archive(p, "-P", "pw"),
+    "info-zip-encrypted-stored": lambda p: _info_zip_archive(p, "-0", "-P", "pw"),
+    "info-zip-streaming": lambda p: _info_zip_archive(p, streaming=True),
+    "info-zip-streaming-encrypted": lambda p: _info_zip_archive(p, "-P", "pw", streaming=True),
+}
+
+
+@pytest.mark.parametrize("writer", sorted(_WRITERS))
+def test_archives_of_common_writers_read_and_extract(tmp_path, writer):
+    """What Info-ZIP and Python's zipfile write (data descriptors, ZIP64, stored, streamed)
+    opens, tiles, reads in place and extracts to the original bytes."""
+    if writer.startswith("info-zip") and shutil.which("zip") is None:
+        pytest.skip("needs Info-ZIP's zip command")
+    archive = _WRITERS[writer](tmp_path / "archive.zip")
+    token = "pw" if "encrypted" in writer else None
+    source = ZipSource(archive, token=token)
+    assert {name: source.read_bytes(name) for name in source.names()} == {
+        name.removeprefix("top/"): data for name, data in _WRITERS_FILES.items()
+    }
+    target = extract_release(archive, tmp_path / "out", token=token, progress=False, jobs=2)
+    for name, data in _WRITERS_FILES.items():
+        assert (target / name.removeprefix("top/")).read_bytes() == data
