@@ -1,4 +1,5 @@
-"""Worker-process pools that stop quietly on Ctrl-C (``evaluate --jobs``, ``prepare --jobs``).
+"""Workers that stop quietly on Ctrl-C: process pools (``evaluate --jobs``, ``prepare
+--jobs``) and, for threads, interrupts deferred to where the main thread can take them.
 
 Workers are started with "spawn": forking a process that ran the compiled evaluation kernels is
 unsafe with numba's OpenMP layer (see :mod:`h3ds_hf.evaluation.parallel`).
@@ -9,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -87,3 +89,50 @@ def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, 
 def available_cores() -> int:
     """CPU cores this process may run on (its affinity, where the platform has one)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class StopFlag:
+    """A flag that worker threads poll and signal handlers set. It holds no lock: a lock taken
+    by the main thread when a signal lands (Python runs handlers between any two bytecodes,
+    inside threading's own code too) would never be released, and the workers waiting on it
+    would never stop."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
+@contextmanager
+def deferred_interrupts(stop: StopFlag) -> Iterator[None]:
+    """Inside, Ctrl-C (SIGINT) and SIGTERM only set ``stop``; on leaving, the first one is
+    delivered again, to the handlers that were in place (KeyboardInterrupt by default).
+
+    For the main thread while it starts, waits for and joins worker threads: their locks and
+    queues are then never left half-taken by an interrupt. Signals that were ignored stay
+    ignored; outside the main thread (where handlers cannot be set) nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def record(signum: int, _frame: object) -> None:
+        received.append(signum)
+        stop.set()
+
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) not in (signal.SIG_IGN, None):
+            previous[signum] = signal.signal(signum, record)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if received:
+        signal.raise_signal(received[0])

@@ -215,6 +215,18 @@ def _zip64_local_sizes_disagree(tmp: Path) -> Path:
     return path
 
 
+def _zip64_record_past_its_field(tmp: Path) -> Path:
+    """A local ZIP64 extra record declaring more bytes than its extra field holds."""
+    path = tmp / "zip64.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("h3ds/version.txt", "synthetic-0.1\n")
+        with archive.open("h3ds/a.bin", "w", force_zip64=True) as member:
+            member.write(b"P" * 100)
+    return patched(
+        path, struct.pack("<HHQQ", 1, 16, 100, 100), struct.pack("<HHQQ", 1, 20, 100, 100), 1
+    )
+
+
 def _truncated(tmp: Path) -> Path:
     archive = plain_zip(tmp / "a.zip", {"x.txt": b"x" * 1000})
     archive.write_bytes(archive.read_bytes()[:-30])
@@ -244,6 +256,7 @@ ARCHIVES = {
     "empty-archive": _empty,
     "a-file-where-a-folder-is-needed": _file_where_a_folder_is_needed,
     "zip64-local-sizes-disagree": _zip64_local_sizes_disagree,
+    "zip64-record-past-its-field": _zip64_record_past_its_field,
     "duplicate-but-for-unicode-normalisation": _lands_twice(
         "h3ds/cafe\u0301.txt", first="h3ds/caf\u00e9.txt"
     ),

@@ -84,7 +84,7 @@ def test_only_stale_partials_of_the_target_are_removed(tmp_path):
 
 _SLOW_EXTRACT = textwrap.dedent(
     """
-    import sys, threading
+    import sys, threading, time
     from h3ds_hf.release import extract
 
     started = threading.Lock()
@@ -96,7 +96,9 @@ _SLOW_EXTRACT = textwrap.dedent(
             path.write_text("x")
         if started.acquire(blocking=False):
             print("ready", flush=True)
-        cancelled.wait(60)
+        deadline = time.monotonic() + 60
+        while not cancelled.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     extract.write_members = slow
     from h3ds_hf.cli import main

@@ -13,11 +13,13 @@ the threads stop, the sibling is removed and nothing is left half-written.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import queue
 import shutil
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
@@ -29,7 +31,7 @@ from h3ds_hf.errors import (
     UnsafeArchiveError,
     get_logger,
 )
-from h3ds_hf.processes import available_cores
+from h3ds_hf.processes import StopFlag, available_cores, deferred_interrupts
 from h3ds_hf.release.catalog import Catalog, catalog_for_version
 from h3ds_hf.release.sources import (
     ZipSource,
@@ -114,10 +116,10 @@ def extract_release(
 def _extract_in_threads(source: ZipSource, staging: Path, progress: bool, jobs: int) -> str:
     """Write the release's members into ``staging`` from ``jobs`` threads; return the
     archive's md5, computed by one more thread meanwhile. This thread watches them: the first
-    error stops every thread and is raised."""
+    error, or Ctrl-C, stops every thread between two chunks and is raised once all are done."""
     runs = _neighbour_runs(source.ordered, jobs)
     read = [[0] for _ in runs]  # archive bytes each run has read, for the progress bar
-    cancelled = threading.Event()
+    stop = StopFlag()
 
     def destination(member: ArchiveMember) -> Path | None:
         relative = _relative_to_release(member.name, source)
@@ -127,6 +129,21 @@ def _extract_in_threads(source: ZipSource, staging: Path, progress: bool, jobs: 
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
+    tasks: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+    for run, count in zip(runs, read, strict=True):
+        tasks.put(
+            functools.partial(
+                write_members, source.path, run, source.password, destination, count, stop
+            )
+        )
+    # Threads report on a queue written in C, which never blocks: the main thread takes no
+    # lock that a worker needs (see StopFlag), and its interrupts wait for it (see below).
+    reports: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
+    workers = [functools.partial(_md5, source.path, stop)] + [
+        functools.partial(_run_tasks, tasks, stop) for _ in range(max(1, min(jobs, len(runs))))
+    ]
+    threads = [threading.Thread(target=_reported, args=(w, reports), daemon=True) for w in workers]
+    digest, error = "", None
     bar = tqdm(
         total=sum(_stored_bytes(run) for run in runs),
         unit="B",
@@ -134,58 +151,57 @@ def _extract_in_threads(source: ZipSource, staging: Path, progress: bool, jobs: 
         desc="Extracting",
         disable=not progress,
     )
-    pool = ThreadPoolExecutor(1 + max(1, min(jobs, len(runs))))
-    futures: list[Future] = []
-    try:
-        with bar:
-            futures.append(pool.submit(_md5, source.path, cancelled))  # a thread of its own
-            password = source.password
-            for run, count in zip(runs, read, strict=True):
-                futures.append(
-                    pool.submit(
-                        write_members, source.path, run, password, destination, count, cancelled
-                    )
-                )
-            # Waiting on an Event of our own: a Ctrl-C landing inside concurrent.futures.wait
-            # can leave a future's lock taken, and the pool's shutdown then never returns.
-            finished = _when_all_done_or_one_fails(futures)
-            while not finished.wait(_REFRESH_SECONDS):
-                bar.update(sum(count[0] for count in read) - bar.n)
-            failed = [f for f in futures if f.done() and not f.cancelled() and f.exception()]
-            if failed:
-                raise failed[0].exception()
+    with bar, deferred_interrupts(stop):
+        for thread in threads:
+            thread.start()
+        running = len(threads)
+        while running and error is None and not stop.is_set():
+            try:
+                kind, value = reports.get(timeout=_REFRESH_SECONDS)
+            except queue.Empty:
+                kind, value = "", None
+            if kind == "done":
+                running -= 1
+            elif kind == "error":
+                error = value
+            elif kind == "result" and isinstance(value, str):  # the md5's
+                digest = value
             bar.update(sum(count[0] for count in read) - bar.n)
-    except BaseException:
-        cancelled.set()  # the threads stop at their next chunk
-        raise
+        stop.set()  # the threads stop at their next chunk
+        for thread in threads:
+            thread.join()
+    if error is not None:
+        raise error
+    return digest
+
+
+def _reported(work: Callable[[], str | None], reports: queue.SimpleQueue) -> None:
+    """Run ``work`` (in a thread): put ("result", its value) or ("error", the exception),
+    then ("done", None) on ``reports``."""
+    try:
+        reports.put(("result", work()))
+    except BaseException as error:  # the main thread raises it
+        reports.put(("error", error))
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return futures[0].result()
+        reports.put(("done", None))
 
 
-def _when_all_done_or_one_fails(futures: list[Future]) -> threading.Event:
-    """An Event set when every future is done, or as soon as one raises."""
-    finished = threading.Event()
-    lock = threading.Lock()
-    remaining = [len(futures)]
-
-    def done(future: Future) -> None:
-        with lock:
-            remaining[0] -= 1
-            if remaining[0] == 0 or (not future.cancelled() and future.exception()):
-                finished.set()
-
-    for future in futures:
-        future.add_done_callback(done)
-    return finished
+def _run_tasks(tasks: queue.SimpleQueue, stop: StopFlag) -> None:
+    """Run queued tasks until none is left or ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            task = tasks.get_nowait()
+        except queue.Empty:
+            return
+        task()
 
 
-def _md5(path: Path, cancelled: threading.Event) -> str:
-    """md5 hex digest of a file, unless ``cancelled`` is set first (then "")."""
+def _md5(path: Path, stop: StopFlag) -> str:
+    """md5 hex digest of a file, unless ``stop`` is set first (then "")."""
     digest = hashlib.md5(usedforsecurity=False)
     with path.open("rb") as handle:
         for chunk in file_chunks(handle):
-            if cancelled.is_set():
+            if stop.is_set():
                 return ""
             digest.update(chunk)
     return digest.hexdigest()

@@ -19,7 +19,7 @@ import struct
 import unicodedata
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from h3ds_hf.errors import (
@@ -386,6 +386,8 @@ def _zip64_sizes(extra: bytes) -> tuple[int | None, int | None]:
     position = 0
     while position + 4 <= len(extra):
         tag, length = struct.unpack_from("<HH", extra, position)
+        if position + 4 + length > len(extra):
+            break  # a record running past the field: malformed
         if tag == 0x0001 and length >= 16:
             return struct.unpack_from("<QQ", extra, position + 4)
         position += 4 + length
@@ -401,14 +403,14 @@ def _landing_key(name: str) -> str:
     return "/".join(folded) + ("/" if name.endswith("/") else "")
 
 
-def check_member_name(name: str, archive: Path) -> PurePosixPath:
-    """Return a member's relative path, refusing names that would leave the target folder or
-    mean something else on another system: absolute, '..', a drive letter, a backslash or a
-    colon in any part, a Windows reserved name, NUL, or too deep or long a path."""
-    pure = PurePosixPath(name)
+def check_member_name(name: str, archive: Path) -> None:
+    """Refuse names that would leave the target folder or mean something else on another
+    system: absolute, '..', a drive letter, a backslash or a colon in any part, a Windows
+    reserved name, NUL, or too deep or long a path. (String tests only: pathlib would cost
+    ~20 us a member, 0.6 s for the largest archives accepted.)"""
     parts = [part for part in name.split("/") if part]
     if (
-        pure.is_absolute()
+        name.startswith("/")
         or "\\" in name
         or "\x00" in name
         or any(part == ".." or ":" in part or _RESERVED.fullmatch(part) for part in parts)
@@ -416,7 +418,6 @@ def check_member_name(name: str, archive: Path) -> PurePosixPath:
         raise UnsafeArchiveError(f"{archive}: member {name!r} would be written outside the target")
     if len(parts) > MAX_PATH_PARTS or any(len(part.encode()) > MAX_PART_BYTES for part in parts):
         raise UnsafeArchiveError(f"{archive}: member {name[:80]!r}... has too deep or long a path")
-    return pure
 
 
 def _release_prefix(names: list[str]) -> str:

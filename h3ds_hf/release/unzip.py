@@ -11,7 +11,6 @@ decryption runs four times as fast.
 
 from __future__ import annotations
 
-import threading
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from h3ds_hf.errors import (
     UnsafeArchiveError,
     WrongPasswordError,
 )
+from h3ds_hf.processes import StopFlag
 from h3ds_hf.release.zipcrypto import ZipCryptoDecryptor, decrypt_together
 
 #: Environment variable holding the H3DS access token (the archive's password).
@@ -166,7 +166,7 @@ def write_members(
     password: bytes | None,
     destination: Callable[[ArchiveMember], Path | None],
     progress: list[int],
-    cancelled: threading.Event,
+    cancelled: StopFlag,
 ) -> None:
     """Write each member's bytes to ``destination(member)`` (None: read and check only, as
     for folder entries), up to four members at once.
