@@ -99,6 +99,7 @@ _SLOW_EXTRACT = textwrap.dedent(
         deadline = time.monotonic() + 60
         while not cancelled.is_set() and time.monotonic() < deadline:
             time.sleep(0.01)
+        time.sleep(0.3)  # finishing the chunk in hand: a second signal lands meanwhile
 
     extract.write_members = slow
     from h3ds_hf.cli import main
@@ -107,8 +108,10 @@ _SLOW_EXTRACT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_during_extract_cleans_up_and_exits_130(synthetic, tmp_path, signum):
+@pytest.mark.parametrize(
+    "signum, count", [(signal.SIGTERM, 1), (signal.SIGINT, 1), (signal.SIGINT, 2)]
+)
+def test_a_signal_during_extract_cleans_up_and_exits_130(synthetic, tmp_path, signum, count):
     target = tmp_path / "out"
     env = dict(os.environ, H3DS_ACCESS_TOKEN=synthetic.token)
     child = subprocess.Popen(
@@ -128,7 +131,9 @@ def test_a_signal_during_extract_cleans_up_and_exits_130(synthetic, tmp_path, si
     )
     assert child.stdout.readline().strip() == "ready"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.partial-")]
-    child.send_signal(signum)
+    for _ in range(count):  # a second Ctrl-C while the threads stop changes nothing
+        child.send_signal(signum)
+        time.sleep(0.03)
     _, err = child.communicate(timeout=60)
     assert child.returncode == 130
     assert err.strip().splitlines() == ["h3ds-hf: interrupted"]
