@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from zip_writers import Unseekable
 
 from h3ds_hf.cli import main
 from h3ds_hf.errors import H3DSError
@@ -168,16 +169,6 @@ def _with_stray_bytes(where: str):
 def _lying_descriptor(tmp: Path) -> Path:
     """Sizes after the data (written to a pipe-like stream) whose CRC disagrees with the
     central directory's."""
-
-    class Unseekable(io.RawIOBase):
-        def __init__(self, sink: io.BufferedWriter) -> None:
-            self.sink = sink
-
-        def writable(self) -> bool:
-            return True
-
-        def write(self, data) -> int:
-            return self.sink.write(data)
 
     path = tmp / "descriptor.zip"
     with path.open("wb") as sink, zipfile.ZipFile(Unseekable(sink), "w") as archive:

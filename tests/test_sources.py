@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import random
 import shutil
@@ -12,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from zip_writers import Unseekable
 
 from h3ds_hf.errors import (
     ChecksumError,
@@ -240,24 +240,11 @@ _WRITERS_FILES = {
 }
 
 
-class _Unseekable(io.RawIOBase):
-    """A write-only stream: zipfile then writes data descriptors, as to a pipe."""
-
-    def __init__(self, sink: io.BufferedWriter) -> None:
-        self.sink = sink
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        return self.sink.write(data)
-
-
 def _zipfile_archive(path: Path, *, zip64: bool, seekable: bool, stored: bool = False) -> Path:
     compression = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
     with (
         path.open("wb") as sink,
-        zipfile.ZipFile(sink if seekable else _Unseekable(sink), "w", compression) as archive,
+        zipfile.ZipFile(sink if seekable else Unseekable(sink), "w", compression) as archive,
     ):
         archive.mkdir("top/empty_dir/")
         for name, data in _WRITERS_FILES.items():
