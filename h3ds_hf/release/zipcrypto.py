@@ -132,6 +132,11 @@ class ZipCryptoEncryptor:
         self._k0, self._k1, self._k2 = 0x12345678, 0x23456789, 0x34567890
         self._encrypt_loop(password)
 
+    @property
+    def keys(self) -> tuple[int, int, int]:
+        """The three keys as they stand (after the password, then every byte encrypted)."""
+        return self._k0, self._k1, self._k2
+
     def encrypt(self, plain: bytes) -> bytes:
         """Return ``plain`` encrypted (same length), advancing the key state."""
         if len(plain) < _VECTOR_MIN:
@@ -195,8 +200,7 @@ class ZipCryptoDecryptor:
     """
 
     def __init__(self, password: bytes) -> None:
-        encryptor = ZipCryptoEncryptor(password)  # the same keys, from the same bytes
-        self.keys = [encryptor._k0, encryptor._k1, encryptor._k2]
+        self.keys = list(ZipCryptoEncryptor(password).keys)  # the same keys, from the password
 
     def decrypt(self, cipher: bytes) -> bytes:
         """Return ``cipher`` decrypted (same length), advancing the key state."""
